@@ -1,0 +1,236 @@
+"""The aioneo error tree: one root, split by who failed.
+
+::
+
+    NeoError                          root of everything aioneo raises on purpose
+    ├── TransportError                no usable response: the network failed
+    │   ├── ConnectError              could not connect (nothing was sent)
+    │   └── RequestTimeoutError       a connect/write/read step ran out of time
+    ├── APIError                      the server answered, and the answer is "no"
+    │   ├── StatusError               HTTP >= 400 that no subclass below covers (.status_code)
+    │   │   ├── ServerError           HTTP 5xx
+    │   │   └── RateLimitError        HTTP 429 (.retry_after, seconds or None)
+    │   ├── BusinessError             HTTP 200 carrying stCode/errMsg (.st_code)
+    │   │   └── AccessDeniedError     static-IP and session-IP rules (100008, 1037, ...):
+    │   │                             logging in again cannot fix these
+    │   └── InvalidResponseError      a body that is not the JSON the endpoint promises
+    ├── SessionError                  the session could not be (re)established
+    │   ├── LoginError                the login itself failed
+    │   │   ├── FatalLoginError       wrong MPIN / TOTP secret / UCC: never retried by itself
+    │   │   └── TransientLoginError   timeout, 5xx, 424, 429: retried after a cooldown
+    │   └── SessionExpiredError       still "session expired" right after a fresh login
+    ├── OrderOutcomeUnknown           an order may or may not exist (.tag, .request)
+    └── ClientClosedError             the client was closed while the call waited
+
+Misuse (a bad argument) raises ``ValueError`` or ``TypeError`` whose message names the
+field, the value and what is allowed; those are not ``NeoError``.
+
+httpx exceptions are translated in exactly one place (the client shells, with
+``raise ... from exc``). No message, ``repr`` or attribute of these exceptions ever holds a
+token, sid, MPIN, TOTP code or secret: they carry the server's own error text, codes and
+the endpoint name only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIError",
+    "AccessDeniedError",
+    "BusinessError",
+    "ClientClosedError",
+    "ConnectError",
+    "FatalLoginError",
+    "InvalidResponseError",
+    "LoginError",
+    "NeoError",
+    "OrderOutcomeUnknown",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SessionError",
+    "SessionExpiredError",
+    "StatusError",
+    "TransientLoginError",
+    "TransportError",
+]
+
+
+class NeoError(Exception):
+    """Root of every error aioneo raises on purpose.
+
+    ``endpoint`` names the operation (``"positions"``, ``"login"``, ...) when known.
+    """
+
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.endpoint = endpoint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class TransportError(NeoError):
+    """No usable response arrived: the connection or a network step failed."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; the request was never sent."""
+
+
+class RequestTimeoutError(TransportError):
+    """A network step (connect, write or read) took longer than the client's ``timeout``."""
+
+
+class APIError(NeoError):
+    """The server answered and refused. ``body`` is the decoded body (``None`` if not JSON)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        self.body = body
+
+
+class StatusError(APIError):
+    """An HTTP status of 400 or more that no more specific error covers."""
+
+
+class ServerError(StatusError):
+    """HTTP 5xx: Kotak's side failed (500, 502 OMS unreachable, 503, 504)."""
+
+
+class RateLimitError(StatusError):
+    """HTTP 429. ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = 429,
+        body: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code, body=body)
+        self.retry_after = retry_after
+
+
+class BusinessError(APIError):
+    """The server answered (often HTTP 200) with ``stCode``/``errMsg``: the request was refused.
+
+    ``st_code`` is Kotak's code as an int (for example 1021 "order is completed",
+    1009 invalid quantity, 5204 reused tag).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        body: Any = None,
+        st_code: int | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code, body=body)
+        self.st_code = st_code
+
+
+class AccessDeniedError(BusinessError):
+    """Refused for a reason a new login cannot fix (static IP 100008, session IP 1037, ...)."""
+
+
+class InvalidResponseError(APIError):
+    """The body could not be decoded as the JSON this endpoint answers with."""
+
+
+class SessionError(NeoError):
+    """The session could not be established or kept."""
+
+
+class LoginError(SessionError):
+    """The login (TOTP step or MPIN step) failed.
+
+    The same exception type and message reach every caller that was waiting for that
+    login. ``st_code`` and ``status_code`` are the server's, when it answered.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = "login",
+        status_code: int | None = None,
+        st_code: int | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.status_code = status_code
+        self.st_code = st_code
+
+
+class FatalLoginError(LoginError):
+    """Wrong MPIN, TOTP secret, UCC, mobile number or consumer key, or a blocked account.
+
+    Cached by the client and raised again without a network call until the credentials
+    change or ``login()`` is called explicitly: retrying on its own could lock the account.
+    """
+
+
+class TransientLoginError(LoginError):
+    """Timeout, connection failure, 5xx, 424 or 429 during login.
+
+    Every caller waiting on that login receives it; the client then refuses to try again
+    until a jittered cooldown has passed (``retry_after`` seconds from when it was raised).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = "login",
+        status_code: int | None = None,
+        st_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code, st_code=st_code)
+        self.retry_after = retry_after
+
+
+class SessionExpiredError(SessionError):
+    """The server still said "session expired" after a fresh login (no relogin loop)."""
+
+
+class OrderOutcomeUnknown(NeoError):  # noqa: N818 - the name states what the caller must know
+    """An order request may or may not have reached the exchange.
+
+    Raised for a timeout after the request was written, a reset after write, 502/503/504 or
+    an unreadable 200 on place/modify/cancel. The client never resends such a request by
+    itself. ``tag`` is the order's tag (``ig``, echoed as ``GuiOrdId``); look it up in the
+    order book to learn what happened. ``request`` holds the operation and its fields
+    (never any credential).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        tag: str | None = None,
+        request: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.tag = tag
+        self.request = dict(request) if request is not None else {}
+
+
+class ClientClosedError(NeoError):
+    """The client was closed while this call was waiting (for a login or to be sent)."""
