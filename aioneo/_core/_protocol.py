@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JSON", "FORM", "Auth", "Host", "Kind", "RequestSpec"]
+__all__ = ["FORM", "JSON", "Auth", "Host", "Kind", "RequestSpec"]
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

@@ -1,0 +1,45 @@
+"""aioneo: an asyncio-first Kotak Neo Trade API client with single-flight relogin."""
+
+from ._exceptions import (
+    AccessDeniedError,
+    APIError,
+    BusinessError,
+    ClientClosedError,
+    ConnectError,
+    FatalLoginError,
+    InvalidResponseError,
+    LoginError,
+    NeoError,
+    OrderOutcomeUnknown,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    SessionError,
+    SessionExpiredError,
+    StatusError,
+    TransientLoginError,
+    TransportError,
+)
+from ._version import __version__
+
+__all__ = [
+    "APIError",
+    "AccessDeniedError",
+    "BusinessError",
+    "ClientClosedError",
+    "ConnectError",
+    "FatalLoginError",
+    "InvalidResponseError",
+    "LoginError",
+    "NeoError",
+    "OrderOutcomeUnknown",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ServerError",
+    "SessionError",
+    "SessionExpiredError",
+    "StatusError",
+    "TransientLoginError",
+    "TransportError",
+    "__version__",
+]

@@ -1,0 +1,351 @@
+"""The session state machine: every relogin decision, with no I/O, no lock and no clock.
+
+Both shells (``AsyncNeoClient`` with an ``asyncio.Lock``/``asyncio.Event``, ``NeoClient``
+with a ``threading.Lock``/``threading.Event``) drive one :class:`SessionMachine` per
+session. They ask it what to do, act (send, wait, log in, sleep), and feed the result
+back. Time (``now``, unix seconds) and randomness (``jitter`` in ``[0, 1)``) are
+arguments. The async shell calls it from one event loop thread; the sync shell calls it
+only while holding its short data lock, never across I/O.
+
+The relogin contract (``design.md``) in terms of this machine:
+
+* A successful login raises ``epoch`` by one. A request remembers the epoch of the
+  session it was sent with (``Session.epoch``).
+* :meth:`SessionMachine.acquire` (before sending) answers ``SEND`` with the current
+  session, ``WAIT`` when a login is in flight (new requests never go out with a token
+  known to be dead, contract item 8), ``LEAD`` when a login is needed and nobody runs one,
+  or ``FAIL`` with a cached error (fatal login failure, cooldown, closed client).
+* :meth:`SessionMachine.on_expired` (a response said "session expired" for epoch *e*)
+  answers ``RETRY`` when a newer session already exists (a straggler: no login),
+  ``WAIT`` when a login is in flight, ``LEAD`` otherwise, or ``FAIL`` as above.
+* The leader calls :meth:`begin_login`, then :meth:`login_succeeded` or
+  :meth:`login_failed` exactly once with the same :class:`LoginTicket`. The ticket is the
+  one-shot outcome that waiters of *that* login read; a later login gets a new ticket, so a
+  finished login's result is never reused for the next expiry (scenario 4).
+* Failure is shared and cached: a :class:`~aioneo.FatalLoginError` stays until
+  :meth:`reset_failures` (new credentials, or an explicit ``login()``); a
+  :class:`~aioneo.TransientLoginError` starts a jittered cooldown of at least the server's
+  ``Retry-After``, during which requests fail fast with that error instead of hammering
+  the login host. The first call after the cooldown leads a new login. A success clears
+  both (scenario 16).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from .._exceptions import (
+    ClientClosedError,
+    FatalLoginError,
+    LoginError,
+    NeoError,
+    TransientLoginError,
+)
+from ._jwt import TokenError, token_times
+from ._totp import DEFAULT_GUARD, TotpPlan, plan_code
+
+__all__ = [
+    "DEFAULT_LOGIN_COOLDOWN",
+    "Action",
+    "Decision",
+    "LoginTicket",
+    "Session",
+    "SessionMachine",
+    "SessionStats",
+    "cooldown_seconds",
+    "new_session",
+]
+
+#: Base cooldown after a transient login failure, in seconds (jitter adds up to 50 %).
+DEFAULT_LOGIN_COOLDOWN = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One live trade session. Its ``repr`` never shows the token or the sid."""
+
+    token: str = field(repr=False)
+    sid: str = field(repr=False)
+    base_url: str
+    epoch: int
+    data_center: str | None = None
+    ucc: str | None = None
+    #: Local unix time at which the session ends, from the token's lifetime; ``None`` if
+    #: the token carries no expiry (then only the server's "session expired" ends it).
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+
+def new_session(
+    *,
+    token: str,
+    sid: str,
+    base_url: str,
+    epoch: int,
+    now: float,
+    data_center: str | None = None,
+    ucc: str | None = None,
+) -> Session:
+    """Build the session a validate response describes, or raise ``TransientLoginError``.
+
+    The expiry is computed from the token's own lifetime (``exp - iat``) counted from
+    ``now``, the local time the token was received, so a local clock that runs fast or
+    slow by minutes neither rejects a fresh token nor keeps a dead one (scenario 36). A
+    token without ``iat`` falls back to ``exp`` against the local clock. A token that is
+    already expired or unreadable is a failed login, and the old session is left as it
+    was (scenario 14).
+    """
+    try:
+        iat, exp = token_times(token)
+    except TokenError as exc:
+        raise TransientLoginError(f"login returned an unusable token: {exc}") from None
+    expires_at: float | None = None
+    if exp is not None:
+        lifetime = exp - iat if iat is not None else exp - now
+        if lifetime <= 0:
+            raise TransientLoginError("login returned a token that is already expired")
+        expires_at = now + lifetime
+    return Session(token, sid, base_url.rstrip("/"), epoch, data_center, ucc, expires_at)
+
+
+def cooldown_seconds(base: float, retry_after: float | None, jitter: float) -> float:
+    """Cooldown after a transient login failure: at least ``Retry-After``, plus jitter.
+
+    ``max(base, retry_after) * (1 + jitter / 2)`` with ``jitter`` in ``[0, 1)``, so callers
+    of many clients that failed together do not come back in the same instant.
+    """
+    floor = max(base, retry_after or 0.0)
+    return floor * (1.0 + 0.5 * min(max(jitter, 0.0), 1.0))
+
+
+class Action(enum.Enum):
+    SEND = "send"  # send now with ``Decision.session``
+    WAIT = "wait"  # a login is in flight: wait for ``Decision.ticket``
+    LEAD = "lead"  # run the login for ``Decision.ticket``, then publish its outcome
+    RETRY = "retry"  # a newer session exists: ask ``acquire`` again
+    FAIL = "fail"  # raise ``Decision.error``
+
+
+@dataclass(eq=False, slots=True)
+class LoginTicket:
+    """The one-shot outcome of one login attempt, read by the callers that waited on it."""
+
+    number: int
+    explicit: bool = False
+    done: bool = False
+    session: Session | None = None
+    error: NeoError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    action: Action
+    session: Session | None = None
+    ticket: LoginTicket | None = None
+    error: NeoError | None = None
+
+
+@dataclass(slots=True)
+class SessionStats:
+    """Counters a user and a test can read (``client.stats``). Exact, never sampled.
+
+    * ``login_attempts``: logins started (each consumes one TOTP code);
+    * ``logins``: logins that produced a session;
+    * ``login_failures``: logins that failed (fatal or transient);
+    * ``relogins``: logins started because a response said "session expired";
+    * ``coalesced``: callers that waited for a login somebody else ran;
+    * ``stragglers``: "session expired" answers for an epoch already replaced: retried
+      with the new session, no login;
+    * ``cooldown_hits``: calls refused fast because of a recent transient login failure;
+    * ``expired_responses``: responses classified "session expired".
+    """
+
+    login_attempts: int = 0
+    logins: int = 0
+    login_failures: int = 0
+    relogins: int = 0
+    coalesced: int = 0
+    stragglers: int = 0
+    cooldown_hits: int = 0
+    expired_responses: int = 0
+
+    def snapshot(self) -> SessionStats:
+        return SessionStats(
+            self.login_attempts,
+            self.logins,
+            self.login_failures,
+            self.relogins,
+            self.coalesced,
+            self.stragglers,
+            self.cooldown_hits,
+            self.expired_responses,
+        )
+
+
+class SessionMachine:
+    """Decisions for one session. Not thread-safe by itself: the sync shell guards it."""
+
+    def __init__(self, *, login_cooldown: float = DEFAULT_LOGIN_COOLDOWN) -> None:
+        if login_cooldown < 0:
+            raise ValueError(f"login_cooldown must be >= 0 seconds, got {login_cooldown!r}")
+        self.login_cooldown = login_cooldown
+        self.session: Session | None = None
+        self.epoch = 0
+        #: The highest epoch whose session the server has declared dead.
+        self.dead_epoch = 0
+        self.ticket: LoginTicket | None = None
+        self.fatal_error: FatalLoginError | None = None
+        self.cooldown_until: float | None = None
+        self.cooldown_error: TransientLoginError | None = None
+        self.last_totp_step: int | None = None
+        self.closed = False
+        self.stats = SessionStats()
+        self._tickets = 0
+
+    # -- questions ------------------------------------------------------------------
+    def _refusal(self, now: float) -> NeoError | None:
+        """The cached error a caller gets instead of a new login, if any."""
+        if self.fatal_error is not None:
+            return self.fatal_error
+        if self.cooldown_until is not None:
+            if now < self.cooldown_until:
+                self.stats.cooldown_hits += 1
+                return self.cooldown_error
+            self.cooldown_until = None
+            self.cooldown_error = None
+        return None
+
+    def _usable(self, now: float) -> Session | None:
+        session = self.session
+        if session is None or session.epoch <= self.dead_epoch or session.expired(now):
+            return None
+        return session
+
+    def acquire(self, now: float) -> Decision:
+        """Before sending a protected request: send, wait, lead a login, or fail."""
+        if self.closed:
+            return Decision(Action.FAIL, error=ClientClosedError("the client is closed"))
+        if self.ticket is not None:
+            self.stats.coalesced += 1
+            return Decision(Action.WAIT, ticket=self.ticket)
+        session = self._usable(now)
+        if session is not None:
+            return Decision(Action.SEND, session=session)
+        refusal = self._refusal(now)
+        if refusal is not None:
+            return Decision(Action.FAIL, error=refusal)
+        return Decision(Action.LEAD, ticket=self.begin_login())
+
+    def on_expired(self, epoch: int, now: float) -> Decision:
+        """A request sent with session ``epoch`` was answered "session expired"."""
+        self.stats.expired_responses += 1
+        if self.closed:
+            return Decision(Action.FAIL, error=ClientClosedError("the client is closed"))
+        if self.epoch > epoch:
+            self.stats.stragglers += 1
+            return Decision(Action.RETRY)
+        self.dead_epoch = max(self.dead_epoch, epoch)
+        if self.ticket is not None:
+            self.stats.coalesced += 1
+            return Decision(Action.WAIT, ticket=self.ticket)
+        refusal = self._refusal(now)
+        if refusal is not None:
+            return Decision(Action.FAIL, error=refusal)
+        self.stats.relogins += 1
+        return Decision(Action.LEAD, ticket=self.begin_login())
+
+    def login_decision(self) -> Decision:
+        """An explicit ``login()``: wait for one in flight, else lead a fresh one.
+
+        An explicit login clears a cached fatal error and any cooldown: the user asked.
+        """
+        if self.closed:
+            return Decision(Action.FAIL, error=ClientClosedError("the client is closed"))
+        if self.ticket is not None:
+            self.stats.coalesced += 1
+            return Decision(Action.WAIT, ticket=self.ticket)
+        self.reset_failures()
+        return Decision(Action.LEAD, ticket=self.begin_login(explicit=True))
+
+    # -- the leader's side ------------------------------------------------------------
+    def begin_login(self, *, explicit: bool = False) -> LoginTicket:
+        if self.ticket is not None:
+            raise RuntimeError("a login is already in flight")  # a shell bug, never a user's
+        self._tickets += 1
+        self.ticket = LoginTicket(self._tickets, explicit)
+        self.stats.login_attempts += 1
+        return self.ticket
+
+    def plan_totp(self, now: float, *, guard: float = DEFAULT_GUARD) -> TotpPlan:
+        """Which TOTP step the login may use, and how long to wait for it."""
+        return plan_code(now, self.last_totp_step, guard=guard)
+
+    def totp_used(self, step: int) -> None:
+        """Record that a login sent the code of ``step`` (success or not)."""
+        if self.last_totp_step is None or step > self.last_totp_step:
+            self.last_totp_step = step
+
+    def next_epoch(self) -> int:
+        return self.epoch + 1
+
+    def login_succeeded(self, ticket: LoginTicket, session: Session) -> None:
+        """Publish a new session (built by :func:`new_session` with ``next_epoch()``)."""
+        self._check_ticket(ticket)
+        if session.epoch != self.epoch + 1:
+            raise RuntimeError("session epoch out of order")  # a shell bug
+        self.epoch = session.epoch
+        self.session = session
+        self.reset_failures()
+        self.stats.logins += 1
+        ticket.session = session
+        ticket.done = True
+        self.ticket = None
+
+    def login_failed(self, ticket: LoginTicket, error: NeoError, now: float, jitter: float) -> None:
+        """Publish a failed login. The current session, if any, is left untouched."""
+        self._check_ticket(ticket)
+        self.stats.login_failures += 1
+        if isinstance(error, FatalLoginError):
+            self.fatal_error = error
+        elif isinstance(error, TransientLoginError):
+            delay = cooldown_seconds(self.login_cooldown, error.retry_after, jitter)
+            self.cooldown_until = now + delay
+            self.cooldown_error = error
+        elif isinstance(error, LoginError):  # pragma: no cover - every LoginError is one of both
+            self.fatal_error = FatalLoginError(str(error))
+        ticket.error = error
+        ticket.done = True
+        self.ticket = None
+
+    def _check_ticket(self, ticket: LoginTicket) -> None:
+        if ticket is not self.ticket:
+            raise RuntimeError("login outcome published for a ticket that is not current")
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def reset_failures(self) -> None:
+        """Forget a cached fatal error and any cooldown (new credentials, explicit login)."""
+        self.fatal_error = None
+        self.cooldown_until = None
+        self.cooldown_error = None
+
+    def logged_out(self) -> None:
+        """The session was ended on purpose: the next call logs in again."""
+        self.dead_epoch = self.epoch
+        self.session = None
+
+    def close(self) -> LoginTicket | None:
+        """Mark closed; return the in-flight ticket, if any, for the shell to cancel."""
+        self.closed = True
+        return self.ticket
+
+    def fork_reset(self) -> None:
+        """In a child process after ``fork``: forget an in-flight login (scenario 30).
+
+        The session itself is kept (the child may reuse it); the parent's login attempt
+        does not exist in the child, so nobody would ever publish its outcome.
+        """
+        if self.ticket is not None:
+            self.ticket = None
