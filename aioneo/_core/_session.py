@@ -341,11 +341,13 @@ class SessionMachine:
         self.closed = True
         return self.ticket
 
-    def fork_reset(self) -> None:
-        """In a child process after ``fork``: forget an in-flight login (scenario 30).
+    def abandon_login(self) -> None:
+        """Forget an in-flight login whose runner no longer exists.
 
-        The session itself is kept (the child may reuse it); the parent's login attempt
-        does not exist in the child, so nobody would ever publish its outcome.
+        Used in a child process after ``fork`` (scenario 30) and when an async client
+        moves to a new event loop after its old one closed: the login attempt of the old
+        process or loop will never publish an outcome. The session itself is kept (it
+        may still be valid).
         """
         if self.ticket is not None:
             self.ticket = None

@@ -225,12 +225,12 @@ def test_publishing_for_a_stale_ticket_is_a_bug() -> None:
         m.login_failed(lead.ticket, FatalLoginError("x"), now=0, jitter=0)
 
 
-def test_fork_reset_forgets_in_flight_login_only() -> None:
+def test_abandon_login_forgets_in_flight_login_only() -> None:
     m = SessionMachine()
     session = login(m)
     m.on_expired(1, 1.0)
     assert m.ticket is not None
-    m.fork_reset()
+    m.abandon_login()
     assert m.ticket is None
     assert m.session is session
 

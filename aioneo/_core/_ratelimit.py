@@ -1,0 +1,36 @@
+"""Client-side rate limiting as pure arithmetic (GCRA, the "virtual scheduling" form).
+
+Kotak documents about 10 requests per second per session across APIs. The limiter keeps a
+*theoretical arrival time* ``tat``; each request reserves the next slot and is told how
+long to wait for it, so callers are served in the order they asked, in O(1), with no
+timer and no background task. A burst of up to ``burst`` requests passes at once after a
+quiet period. Logins are not counted: a login must never queue behind the requests it is
+rescuing.
+"""
+
+from __future__ import annotations
+
+__all__ = ["RateLimiter"]
+
+
+class RateLimiter:
+    """``reserve(now)`` returns how many seconds to wait before sending (0 = go)."""
+
+    __slots__ = ("_interval", "_tat", "_tolerance", "burst", "rate")
+
+    def __init__(self, rate: float, *, burst: int | None = None) -> None:
+        if not rate > 0:
+            raise ValueError(
+                f"rate_limit must be a positive number of requests per second or None, got {rate!r}"
+            )
+        self.rate = float(rate)
+        self.burst = max(1, int(rate) if burst is None else burst)
+        self._interval = 1.0 / self.rate
+        self._tolerance = self._interval * (self.burst - 1)
+        self._tat = float("-inf")
+
+    def reserve(self, now: float) -> float:
+        tat = max(self._tat, now)
+        wait = max(0.0, tat - self._tolerance - now)
+        self._tat = tat + self._interval
+        return wait
