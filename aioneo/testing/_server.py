@@ -1,0 +1,242 @@
+"""Running the emulator on loopback: a uvicorn server in a background thread.
+
+:class:`EmulatorServer` binds the socket itself (``port=0`` picks a free port), so
+:attr:`EmulatorServer.url` is known before the first request, and serves the emulator's
+ASGI app with uvicorn on a private event loop in a daemon thread. ``stop()`` releases held
+and hung requests, asks uvicorn to shut down and joins the thread.
+
+Closing a connection without an answer (the ``drop``, ``hang`` and ``accept_then_drop``
+faults) needs the socket, which ASGI does not expose; :class:`_DroppingH11Protocol` is
+uvicorn's h11 protocol with the app wrapped so that :class:`ConnectionDropped` closes the
+transport instead of becoming a 500.
+
+:class:`RoutingTransport` is a synchronous httpx transport that sends every request,
+whatever its host, to one emulator: what the official SDK (``NeoAPI(transport=...)``) needs
+to log in to ``mis.kotaksecurities.com`` and still reach the emulator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from aioneo.testing._app import ConnectionDropped, Emulator, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["EmulatorServer", "RoutingTransport"]
+
+
+class RoutingTransport(httpx.HTTPTransport):
+    """Send every request to ``url``'s scheme, host and port; keep its path and query.
+
+    For synchronous clients such as the official SDK, whose hosts are hard-coded::
+
+        NeoAPI(consumer_key=..., transport=RoutingTransport(server.url))
+
+    Extra keyword arguments go to ``httpx.HTTPTransport``. Thread-safe like it.
+    """
+
+    def __init__(self, url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        target = httpx.URL(url)
+        if target.scheme not in ("http", "https") or not target.host:
+            raise ValueError(f"url={url!r} is not allowed: pass an http:// URL of the emulator")
+        self._target = target
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        original_host = request.url.netloc
+        request.url = request.url.copy_with(
+            scheme=self._target.scheme, host=self._target.host, port=self._target.port
+        )
+        request.headers["Host"] = original_host.decode("ascii")
+        return super().handle_request(request)
+
+
+def _dropping_protocol_class() -> type[asyncio.Protocol]:
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class _DroppingH11Protocol(H11Protocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            inner = self.app
+
+            async def app(scope: Scope, receive: Receive, send: Send) -> None:
+                try:
+                    await inner(scope, receive, send)
+                except ConnectionDropped:
+                    self.transport.close()
+                    # Let connection_lost run, so uvicorn sees a disconnected client and
+                    # neither answers 500 nor logs an error.
+                    for _ in range(3):
+                        await asyncio.sleep(0)
+
+            self.app = app
+
+    return _DroppingH11Protocol
+
+
+class EmulatorServer:
+    """An :class:`Emulator` served on loopback by uvicorn in a background thread.
+
+    Use it as a context manager (or call :meth:`start` and :meth:`stop`)::
+
+        with EmulatorServer() as server:
+            print(server.url, server.emulator.credentials)
+
+    ``emulator`` defaults to a fresh ``Emulator()``; ``port=0`` picks a free port.
+    Unless the emulator's config sets ``base_url``, validate returns ``url`` plus the
+    trade prefix. One uvicorn worker, HTTP/1.1 (h11), no access log. ``start`` and
+    ``stop`` are not meant to race each other; every other method is thread-safe.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 10.0,
+        log_level: str = "warning",
+    ) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port={port!r} is not allowed: pass 0 (any free port) to 65535")
+        self.emulator = emulator if emulator is not None else Emulator()
+        self._host = host
+        self._port = port
+        self._startup_timeout = startup_timeout
+        self._log_level = log_level
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+        self._url: str | None = None
+
+    def __repr__(self) -> str:
+        return f"EmulatorServer(url={self._url!r})"
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the running server (also the login host)."""
+        if self._url is None:
+            raise RuntimeError("the server is not running: call start() or use `with`")
+        return self._url
+
+    @property
+    def login_url(self) -> str:
+        return self.url
+
+    @property
+    def base_url(self) -> str:
+        """The ``baseUrl`` validate returns."""
+        return self.emulator.base_url
+
+    def transport(self, **kwargs: Any) -> RoutingTransport:
+        """A synchronous transport that sends every request to this server."""
+        return RoutingTransport(self.url, **kwargs)
+
+    def bind(self) -> socket.socket:
+        """Bind and listen on the socket now (done by :meth:`start` if not yet)."""
+        if self._sock is None:
+            family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self._host, self._port))
+                sock.listen(2048)
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+            port = sock.getsockname()[1]
+            host = f"[{self._host}]" if family == socket.AF_INET6 else self._host
+            self._url = f"http://{host}:{port}"
+            self.emulator._set_served_url(self._url)
+        return self._sock
+
+    def _make_server(self) -> Any:
+        try:
+            import uvicorn
+        except ImportError:  # pragma: no cover - uvicorn is in the dev and emulator extras
+            raise RuntimeError(
+                "serving the emulator needs uvicorn: pip install 'aioneo[emulator]'"
+            ) from None
+        config = uvicorn.Config(
+            self.emulator.app,
+            http=_dropping_protocol_class(),
+            interface="asgi3",
+            lifespan="off",
+            access_log=False,
+            log_level=self._log_level,
+            timeout_graceful_shutdown=2,
+            proxy_headers=False,
+            server_header=False,
+        )
+        return uvicorn.Server(config)
+
+    def start(self) -> EmulatorServer:
+        """Start serving in a background thread; returns once requests are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        sock = self.bind()
+        server = self._make_server()
+        self._server = server
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="aioneo-emulator", daemon=True
+        )
+        self._thread = thread
+        thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        if not server.started:
+            server.should_exit = True
+            thread.join(self._startup_timeout)
+            self._thread = None
+            self._close_socket()
+            raise RuntimeError("the emulator server did not start (see the log above)")
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted (SIGINT/SIGTERM); used by the CLI."""
+        sock = self.bind()
+        self._server = self._make_server()
+        try:
+            self._server.run(sockets=[sock])
+        finally:
+            self.emulator.release_all()
+            self._close_socket()
+
+    def stop(self) -> None:
+        """Release held and hung requests, shut uvicorn down and join its thread."""
+        thread, server = self._thread, self._server
+        self.emulator.release_all()
+        if thread is not None and server is not None:
+            server.should_exit = True
+            thread.join(self._startup_timeout)
+        self._thread = None
+        self._server = None
+        self._close_socket()
+
+    def _close_socket(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self.emulator._set_served_url(None)
+        self._url = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
