@@ -340,6 +340,8 @@ class _Chain:
     monthly: set[int]
     options: dict[tuple[int, int, str], Instrument]  # (expiry, strike, CE/PE)
     futures: dict[int, Instrument]
+    by_token: dict[str, Instrument]
+    by_symbol: dict[str, Instrument]
 
 
 class Market:
@@ -454,7 +456,17 @@ class Market:
                 exp,
                 und.close_minute,
             )
-        chain = _Chain(und, opt_exp, futures, monthly, options, futs)
+        every = (*futs.values(), *options.values())
+        chain = _Chain(
+            und,
+            opt_exp,
+            futures,
+            monthly,
+            options,
+            futs,
+            {i.token: i for i in every},
+            {i.trd_sym: i for i in every},
+        )
         if len(self._chains) > 4 * len(UNDERLYINGS):  # keep only the last few days
             self._chains.clear()
         self._chains[(first, und.name)] = chain
@@ -467,47 +479,19 @@ class Market:
         """The instrument with this ``seg|token`` that is live at ``now``, or ``None``."""
         if seg in _DERIV:
             for chain in self._chains_for(seg, now):
-                for inst in chain.futures.values():
-                    if inst.token == token:
-                        return inst
-                if token.isdigit():
-                    inst_opt = self._option_by_token(chain, int(token))
-                    if inst_opt is not None:
-                        return inst_opt
+                inst = chain.by_token.get(token)
+                if inst is not None:
+                    return inst
             return None
         return self._by_token.get((seg, token))
-
-    def _option_by_token(self, chain: _Chain, token: int) -> Instrument | None:
-        rel = token - _OPT_TOKEN_BASE
-        if rel < 0:
-            return None
-        opt = "PE" if rel % 2 else "CE"
-        rel //= 2
-        s = rel % 101
-        rest = rel // 101
-        code, exp_mod = divmod(rest, 64)
-        und = chain.underlying
-        if code != und.code or s > 2 * _STRIKES_EACH_SIDE:
-            return None
-        center = round(und.base / und.step) * und.step
-        strike = center + (s - _STRIKES_EACH_SIDE) * und.step
-        for exp in chain.option_expiries:
-            if exp % 64 == exp_mod:
-                return chain.options.get((exp, strike, opt))
-        return None
 
     def by_symbol(self, seg: str, trd_sym: str, now: float) -> Instrument | None:
         """The tradable instrument whose pTrdSymbol is ``trd_sym`` in ``seg``, or ``None``."""
         if seg in _DERIV:
             for chain in self._chains_for(seg, now):
-                if not trd_sym.startswith(chain.underlying.name):
-                    continue
-                for inst in chain.futures.values():
-                    if inst.trd_sym == trd_sym:
-                        return inst
-                for inst in chain.options.values():
-                    if inst.trd_sym == trd_sym:
-                        return inst
+                inst = chain.by_symbol.get(trd_sym)
+                if inst is not None:
+                    return inst
             return None
         return self._by_symbol.get((seg, trd_sym))
 
@@ -708,7 +692,7 @@ class Market:
                 return fault(f"Invalid neosymbol {item!r}: expected 'seg|token'")
             inst = self.by_token(seg.strip(), token.strip(), now)
             if inst is None:
-                continue  # Kotak leaves unknown instruments out of the array
+                continue  # unknown instruments are left out of the array
             full = self.quote(inst, now)
             out.append(full if fields is None else {k: full[k] for k in fields})
         return 200, out

@@ -9,12 +9,14 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import threading
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from aioneo.testing._trading import OPENING_CASH, TRADING_OPS, TradingBook
+from aioneo.testing._trading_market import SEGMENTS, Market
 
 IST = timezone(timedelta(hours=5, minutes=30))
 # Tuesday 2026-01-06 11:00 IST: a trading session (and a NIFTY weekly expiry day).
@@ -1097,6 +1099,45 @@ def test_bad_input_never_raises(book: TradingBook) -> None:
             json.dumps(body)
             statuses.add(status)
     assert statuses == {200, 400, 404}
+
+
+def test_tokens_and_symbols_are_unique_and_stable_across_days() -> None:
+    market = Market(seed=3)
+    next_week = NOW + 7 * 86_400
+    for seg in SEGMENTS:
+        today = market.tradable_instruments(seg, NOW)
+        assert today, seg
+        assert len({i.token for i in today}) == len(today), seg
+        assert len({i.trd_sym for i in today}) == len(today), seg
+        later = {i.trd_sym: i.token for i in market.tradable_instruments(seg, next_week)}
+        shared = [i for i in today if i.trd_sym in later]
+        assert shared, seg
+        assert all(later[i.trd_sym] == i.token for i in shared), seg
+
+
+def test_concurrent_places_with_shared_tags_accept_each_tag_once() -> None:
+    book = TradingBook(seed=11)
+    tags = [f"shared-{i}" for i in range(40)]
+    codes: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for tag in tags:
+            _, body = call(book, "place_order", order_data(ig=tag, pt="L", pr="1.00"))
+            code = int(str(body["stCode"])) if isinstance(body, dict) else -1
+            with lock:
+                codes.append(code)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert codes.count(200) == 40
+    assert codes.count(5204) == 7 * 40
+    assert book.orders_by_tag() == dict.fromkeys(tags, 1)
+    numbers = [r["nOrdNo"] for r in book.order_rows()]
+    assert len(set(numbers)) == 40
 
 
 def test_unknown_op_is_a_404(book: TradingBook) -> None:
