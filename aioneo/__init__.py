@@ -1,5 +1,8 @@
 """aioneo: an asyncio-first Kotak Neo Trade API client with single-flight relogin."""
 
+from ._async_client import AsyncNeoClient
+from ._core._session import SessionStats
+from ._credentials import Credentials
 from ._exceptions import (
     AccessDeniedError,
     APIError,
@@ -20,14 +23,17 @@ from ._exceptions import (
     TransientLoginError,
     TransportError,
 )
+from ._session_info import SessionInfo
 from ._version import __version__
 
 __all__ = [
     "APIError",
     "AccessDeniedError",
+    "AsyncNeoClient",
     "BusinessError",
     "ClientClosedError",
     "ConnectError",
+    "Credentials",
     "FatalLoginError",
     "InvalidResponseError",
     "LoginError",
@@ -38,6 +44,8 @@ __all__ = [
     "ServerError",
     "SessionError",
     "SessionExpiredError",
+    "SessionInfo",
+    "SessionStats",
     "StatusError",
     "TransientLoginError",
     "TransportError",

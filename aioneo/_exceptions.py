@@ -209,7 +209,7 @@ class SessionExpiredError(SessionError):
     """The server still said "session expired" after a fresh login (no relogin loop)."""
 
 
-class OrderOutcomeUnknown(NeoError):  # noqa: N818 - the name states what the caller must know
+class OrderOutcomeUnknown(NeoError):
     """An order request may or may not have reached the exchange.
 
     Raised for a timeout after the request was written, a reset after write, 502/503/504 or

@@ -1,0 +1,575 @@
+"""AsyncNeoClient: the asyncio shell around ``aioneo._core``.
+
+The shell only locks, sends, awaits and sleeps; every decision (is this "session
+expired"? retry? which exception?) is made by the core. See ``design.md`` "The relogin
+contract" for the rules this file implements, item by item:
+
+1. responses are classified by ``_core._classify.classify`` (one table);
+2. "session expired" for a request sent with epoch *e* goes to
+   ``SessionMachine.on_expired``: retry at once when the epoch is already newer, wait for
+   a login in flight, or lead one;
+3. each session object (``_AsyncSession``) carries one ``asyncio.Lock`` and one
+   ``asyncio.Event`` per login, created lazily inside the running loop; the lock is held
+   only by the login task, around the login's own network calls, never around a
+   protected request;
+4. the login runs as a task owned by the session; callers wait on its event, so
+   cancelling the caller that started it cancels nobody else (scenario 17), and if every
+   waiter is cancelled the login still completes and is stored for the next caller
+   (scenario 18: the policy is "finish and keep"); the login's network steps have their
+   own deadline (``login_timeout``);
+5. the leader's outcome goes to every waiter at once (a copy of the same exception);
+6. no two logins use the same TOTP step;
+7. one relogin per call at most;
+8. calls that start while a login is in flight wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import random
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from . import _models as models
+from ._core import _requests as requests
+from ._core._classify import LoginOutcome, classify, classify_login
+from ._core._policy import (
+    Failure,
+    StepKind,
+    after_failure,
+    after_response,
+    login_error,
+    login_failure,
+)
+from ._core._protocol import RequestSpec
+from ._core._ratelimit import RateLimiter
+from ._core._render import render
+from ._core._session import (
+    DEFAULT_LOGIN_COOLDOWN,
+    Action,
+    Decision,
+    LoginTicket,
+    Session,
+    SessionMachine,
+    SessionStats,
+    new_session,
+)
+from ._credentials import Credentials
+from ._exceptions import ClientClosedError, NeoError, TransientLoginError
+from ._session_info import SessionInfo
+
+__all__ = [
+    "DEFAULT_LOGIN_TIMEOUT",
+    "DEFAULT_LOGIN_URL",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_RATE_LIMIT",
+    "DEFAULT_TIMEOUT",
+    "AsyncNeoClient",
+]
+
+logger = logging.getLogger("aioneo")
+
+DEFAULT_LOGIN_URL = "https://mis.kotaksecurities.com"
+#: Seconds for each network step of a request (connect, write, read).
+DEFAULT_TIMEOUT = 10.0
+#: Seconds for the two network steps of a login together (the TOTP wait is not counted).
+DEFAULT_LOGIN_TIMEOUT = 30.0
+#: Concurrent trading requests on the wire; the rest queue inside the client.
+DEFAULT_MAX_CONNECTIONS = 10
+#: Requests per second per session, as Kotak documents.
+DEFAULT_RATE_LIMIT: float | None = 10.0
+#: Connections reserved for the login host: a login never queues behind requests.
+LOGIN_CONNECTIONS = 2
+
+
+def _failure_of(exc: httpx.TransportError) -> Failure:
+    """The one place httpx's transport exceptions are translated."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Failure.CONNECT_TIMEOUT
+    if isinstance(exc, httpx.PoolTimeout):
+        return Failure.POOL_TIMEOUT
+    if isinstance(exc, httpx.WriteTimeout):
+        return Failure.WRITE_TIMEOUT
+    if isinstance(exc, httpx.TimeoutException):
+        return Failure.READ_TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return Failure.CONNECT
+    return Failure.RESET
+
+
+class _NoResponse(Exception):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.value)
+        self.failure = failure
+
+
+class _AsyncSession:
+    """One session: the core machine plus the asyncio primitives that act on it.
+
+    Bound to one event loop: the primitives are created lazily in the loop that first
+    uses the client, and created again if that loop has been closed and a new one runs.
+    """
+
+    __slots__ = ("_event", "_lock", "_task", "_ticket", "machine")
+
+    def __init__(self, machine: SessionMachine) -> None:
+        self.machine = machine
+        self._lock: asyncio.Lock | None = None
+        self._event: asyncio.Event | None = None
+        self._ticket: LoginTicket | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def rebind(self) -> None:
+        """Fresh primitives for a new loop; a login of a dead loop will never finish."""
+        self._lock = asyncio.Lock()
+        self._event = None
+        self._ticket = None
+        self._task = None
+        self.machine.abandon_login()
+
+    async def follow(self, decision: Decision, client: AsyncNeoClient) -> Session | None:
+        """Act on a decision; return the session to use, or None to ask again."""
+        action = decision.action
+        if action is Action.SEND:
+            return decision.session
+        if action is Action.RETRY:
+            return None
+        if action is Action.FAIL:
+            assert decision.error is not None
+            raise copy.copy(decision.error)
+        ticket = decision.ticket
+        assert ticket is not None
+        if action is Action.LEAD:
+            self._start_login(ticket, client)
+        await self._wait(ticket)
+        if ticket.error is not None:
+            raise copy.copy(ticket.error)
+        return None
+
+    def _start_login(self, ticket: LoginTicket, client: AsyncNeoClient) -> None:
+        # Synchronous with the decision that created the ticket: no waiter can observe
+        # the ticket before its event exists.
+        self._event = asyncio.Event()
+        self._ticket = ticket
+        self._task = asyncio.get_running_loop().create_task(
+            self._run_login(ticket, self._event, client), name=f"aioneo-login-{ticket.number}"
+        )
+
+    async def _wait(self, ticket: LoginTicket) -> None:
+        if ticket.done:
+            return
+        assert self._ticket is ticket
+        assert self._event is not None
+        await self._event.wait()
+
+    async def _run_login(
+        self, ticket: LoginTicket, event: asyncio.Event, client: AsyncNeoClient
+    ) -> None:
+        assert self._lock is not None
+        machine = self.machine
+        try:
+            async with self._lock:
+                session = await client._login_flow(machine)
+        except asyncio.CancelledError:
+            machine.login_failed(
+                ticket, ClientClosedError("the client was closed during login"), 0.0, 0.0
+            )
+            raise
+        except NeoError as exc:
+            machine.login_failed(ticket, exc, client._now(), client._random.random())
+            logger.warning("login failed: %s", exc)
+        except Exception as exc:  # a bug, or an exception from a user-provided transport
+            logger.exception("login failed unexpectedly")
+            error = TransientLoginError(f"login failed unexpectedly: {type(exc).__name__}")
+            machine.login_failed(ticket, error, client._now(), client._random.random())
+        else:
+            machine.login_succeeded(ticket, session)
+            logger.info(
+                "logged in: epoch %d, data center %s", session.epoch, session.data_center or "?"
+            )
+        finally:
+            # Publishing (above) and waking the waiters (here) happen with no await in
+            # between, so a cancellation cannot split them (scenario 22).
+            event.set()
+
+    async def close(self) -> None:
+        ticket = self.machine.close()
+        task = self._task
+        if ticket is not None and task is not None and not task.done():
+            task.cancel()
+            # wait() does not re-raise the task's CancelledError, but a cancellation of
+            # aclose() itself still propagates.
+            await asyncio.wait([task])
+
+
+class AsyncNeoClient:
+    """Asyncio client for the Kotak Neo Trade API.
+
+    >>> async with AsyncNeoClient(Credentials.from_env()) as neo:  # doctest: +SKIP
+    ...     positions = await neo.positions()
+
+    Logs in lazily on the first call (or explicitly with :meth:`login`). When the session
+    dies, any number of concurrent calls cause exactly one login; the others wait for it
+    and are then replayed with the new session. Calls that fail for good raise a
+    :class:`~aioneo.NeoError` subclass.
+
+    Concurrency: share one client between all tasks of one event loop. The client binds
+    to the loop that first uses it; using it from another running loop raises
+    ``RuntimeError``; after that loop has closed, a new loop may use it.
+
+    ``timeout`` bounds each network step of a request (connect, write, read), not the
+    time a call waits in the client's queue, for the rate limiter or for an in-flight
+    login. ``max_connections`` bounds the requests on the wire; the rest queue inside the
+    client (cheaply), so the cost per request does not grow with the number of callers.
+    Logins use a separate pool of their own, so a login never queues behind the requests
+    it is rescuing; ``login_timeout`` bounds its two network steps together.
+
+    ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
+    the client-side limiter off. ``transport`` replaces the network (for example
+    ``aioneo.testing.Emulator().transport()``). ``clock`` returns unix time and is used for
+    TOTP codes and session expiry (tests shift it; keep the default otherwise).
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        login_url: str = DEFAULT_LOGIN_URL,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        login_cooldown: float = DEFAULT_LOGIN_COOLDOWN,
+        neo_fin_key: str = "neotradeapi",
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise TypeError(
+                f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
+            )
+        if not login_url.startswith(("http://", "https://")):
+            raise ValueError(f"login_url must start with http:// or https://, got {login_url!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(
+                f"timeout must be a positive number of seconds or None, got {timeout!r}"
+            )
+        if not login_timeout > 0:
+            raise ValueError(
+                f"login_timeout must be a positive number of seconds, got {login_timeout!r}"
+            )
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self._credentials = credentials
+        self._login_url = login_url.rstrip("/")
+        self._timeout = timeout
+        # Sent as each request's timeout extension: connect, write and read are bounded;
+        # waiting for a pooled connection is not (the client's own queue bounds that).
+        self._timeout_ext = httpx.Timeout(timeout, pool=None).as_dict()
+        self._login_timeout = login_timeout
+        self._max_connections = max_connections
+        self._neo_fin_key = neo_fin_key
+        self._transport = transport
+        self._clock = clock or time.time
+        self._random = random.Random()
+        self._session = _AsyncSession(SessionMachine(login_cooldown=login_cooldown))
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._login_http: httpx.AsyncClient | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def __aenter__(self) -> Self:
+        self._bind()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent."""
+        self._closed = True
+        await self._session.close()
+        for http in (self._http, self._login_http):
+            if http is not None:
+                await http.aclose()
+
+    def _bind(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError(
+                    "this AsyncNeoClient is bound to another running event loop; "
+                    "create one client per event loop"
+                )
+            self._loop = loop
+            self._session.rebind()
+            self._slots = asyncio.Semaphore(self._max_connections)
+            timeout = httpx.Timeout(self._timeout, pool=None)
+            self._http = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=timeout,
+                limits=httpx.Limits(
+                    max_connections=self._max_connections,
+                    max_keepalive_connections=self._max_connections,
+                ),
+            )
+            self._login_http = httpx.AsyncClient(
+                transport=self._transport,
+                timeout=httpx.Timeout(self._timeout, pool=None),
+                limits=httpx.Limits(
+                    max_connections=LOGIN_CONNECTIONS, max_keepalive_connections=LOGIN_CONNECTIONS
+                ),
+            )
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        assert self._http is not None
+        assert self._slots is not None
+        return self._http, self._slots
+
+    def _now(self) -> float:
+        return self._clock()
+
+    # -- observability ------------------------------------------------------------------
+    @property
+    def stats(self) -> SessionStats:
+        """A snapshot of the relogin counters (logins, coalesced callers, stragglers, ...)."""
+        return self._session.machine.stats.snapshot()
+
+    @property
+    def session(self) -> SessionInfo | None:
+        """The current session's public facts (no token, no sid), or ``None``."""
+        session = self._session.machine.session
+        return SessionInfo.of(session) if session is not None else None
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        """Use new credentials from the next login on; forgets a cached login failure."""
+        if not isinstance(credentials, Credentials):
+            raise TypeError(
+                f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
+            )
+        self._credentials = credentials
+        self._session.machine.reset_failures()
+
+    # -- login --------------------------------------------------------------------------
+    async def login(self) -> SessionInfo:
+        """Log in now (TOTP step, then MPIN step) and return the new session's facts.
+
+        If a login is already in flight, waits for it instead of starting another. An
+        explicit call clears a cached fatal login error and any cooldown.
+        """
+        self._bind()
+        machine = self._session.machine
+        decision = machine.login_decision()
+        await self._session.follow(decision, self)
+        assert decision.ticket is not None
+        session = decision.ticket.session
+        assert session is not None
+        return SessionInfo.of(session)
+
+    async def _login_flow(self, machine: SessionMachine) -> Session:
+        """The two login steps. Runs inside the login task, under the session lock."""
+        http = self._login_http
+        assert http is not None
+        plan = machine.plan_totp(self._now())
+        if plan.wait > 0:
+            logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
+            await asyncio.sleep(plan.wait)
+        code = self._credentials.totp_code(plan.at)
+        machine.totp_used(plan.step)
+        consumer_key, mpin = self._credentials._secret_fields()
+        try:
+            async with asyncio.timeout(self._login_timeout):
+                view = await self._login_step(
+                    http,
+                    "login",
+                    requests.totp_login(
+                        mobile_number=self._credentials.mobile_number,
+                        ucc=self._credentials.ucc,
+                        totp=code,
+                    ),
+                    consumer_key,
+                    ("token", "sid"),
+                )
+                trade = await self._login_step(
+                    http,
+                    "validate",
+                    requests.totp_validate(mpin=mpin),
+                    consumer_key,
+                    ("token", "sid", "baseUrl"),
+                    view_token=str(view["token"]),
+                    view_sid=str(view["sid"]),
+                )
+        except TimeoutError:
+            raise TransientLoginError(
+                f"login did not finish within login_timeout={self._login_timeout:g} s"
+            ) from None
+        data_center = trade.get("dataCenter")
+        ucc = trade.get("ucc")
+        return new_session(
+            token=str(trade["token"]),
+            sid=str(trade["sid"]),
+            base_url=str(trade["baseUrl"]),
+            epoch=machine.next_epoch(),
+            now=self._now(),
+            data_center=str(data_center) if data_center is not None else None,
+            ucc=str(ucc) if ucc is not None else None,
+        )
+
+    async def _login_step(
+        self,
+        http: httpx.AsyncClient,
+        step: str,
+        spec: RequestSpec,
+        consumer_key: str,
+        require: tuple[str, ...],
+        *,
+        view_token: str | None = None,
+        view_sid: str | None = None,
+    ) -> dict[str, Any]:
+        rendered = render(
+            spec,
+            login_url=self._login_url,
+            base_url=self._login_url,
+            consumer_key=consumer_key,
+            neo_fin_key=self._neo_fin_key,
+            view_token=view_token,
+            view_sid=view_sid,
+        )
+        request = httpx.Request(
+            rendered.method,
+            rendered.url,
+            headers=rendered.headers,
+            content=rendered.content,
+            extensions={"timeout": self._timeout_ext},
+        )
+        try:
+            response = await http.send(request)
+        except httpx.TransportError as exc:
+            raise login_failure(step, _failure_of(exc), self._timeout) from exc
+        result = classify_login(
+            response.status_code, response.content, response.headers, require=require
+        )
+        if result.outcome is not LoginOutcome.SUCCESS:
+            raise login_error(step, result)
+        assert result.data is not None
+        return dict(result.data)
+
+    # -- the protected call -------------------------------------------------------------
+    async def _call(self, spec: RequestSpec) -> Any:
+        """Send one protected call under the relogin contract; return the decoded body."""
+        http, slots = self._bind()
+        gate = self._session
+        machine = gate.machine
+        auth_retries = retries = 0
+        while True:
+            failure: Failure | None = None
+            async with slots:
+                if self._limiter is not None:
+                    wait = self._limiter.reserve(time.monotonic())
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                session = None
+                while session is None:
+                    session = await gate.follow(machine.acquire(self._now()), self)
+                try:
+                    response = await self._send(http, spec, session)
+                except _NoResponse as exc:
+                    failure = exc.failure
+            if failure is not None:
+                step = after_failure(
+                    spec,
+                    failure,
+                    retries=retries,
+                    jitter=self._random.random(),
+                    timeout=self._timeout,
+                )
+            else:
+                result = classify(response.status_code, response.content, response.headers)
+                step = after_response(
+                    spec,
+                    result,
+                    auth_retries=auth_retries,
+                    retries=retries,
+                    jitter=self._random.random(),
+                )
+                if step.kind is StepKind.RETURN:
+                    return result.body
+            if step.kind is StepKind.RELOGIN:
+                auth_retries += 1
+                await gate.follow(machine.on_expired(session.epoch, self._now()), self)
+                continue
+            if step.kind is StepKind.RETRY:
+                retries += 1
+                await asyncio.sleep(step.delay)
+                continue
+            assert step.error is not None
+            raise step.error
+
+    async def _send(
+        self, http: httpx.AsyncClient, spec: RequestSpec, session: Session
+    ) -> httpx.Response:
+        consumer_key, _ = self._credentials._secret_fields()
+        rendered = render(
+            spec,
+            login_url=self._login_url,
+            base_url=session.base_url,
+            consumer_key=consumer_key,
+            trade_token=session.token,
+            trade_sid=session.sid,
+        )
+        request = httpx.Request(
+            rendered.method,
+            rendered.url,
+            headers=rendered.headers,
+            content=rendered.content,
+            extensions={"timeout": self._timeout_ext},
+        )
+        try:
+            return await http.send(request)
+        except httpx.TransportError as exc:
+            if self._closed:
+                raise ClientClosedError("the client was closed during the call") from exc
+            raise _NoResponse(_failure_of(exc)) from exc
+
+    # -- endpoints ----------------------------------------------------------------------
+    async def positions(self) -> list[models.Position]:
+        """Open positions of the day (``portfolio/v2/positions``)."""
+        return models.parse_positions(await self._call(requests.positions()))
+
+    async def order_report(self, order_id: str | None = None) -> list[models.Order]:
+        """The order book, or the rows of one order when ``order_id`` is given."""
+        return models.parse_order_report(await self._call(requests.order_report(order_id)))
+
+    async def trade_report(self) -> list[models.Trade]:
+        """The day's fills (``quick/user/trades``)."""
+        return models.parse_trade_report(await self._call(requests.trade_report()))
+
+    async def limits(
+        self, segment: str = "ALL", exchange: str = "ALL", product: str = "ALL"
+    ) -> models.Limits:
+        """Funds and margin limits (``quick/user/limits``)."""
+        return models.parse_limits(
+            await self._call(requests.limits(segment=segment, exchange=exchange, product=product))
+        )
