@@ -33,6 +33,7 @@ fill debits its value, a sell fill credits it; an open buy order blocks its valu
 ``Net = OPENING_CASH - bought + sold - blocked`` and
 ``MarginUsed = max(bought - sold, 0) + blocked``; check-margin's ``reqdMrgn`` for a buy is
 exactly what placing that order at the same ``now`` debits or blocks (0 for a sell).
+The cash check (RMS) runs at placement only; a modify is not re-checked.
 Holdings are a fixed demo portfolio per user (T+1: today's fills show in positions only).
 
 Tags: an accepted order's ``ig`` is echoed as ``GuiOrdId``; reusing it on the same IST day
