@@ -5,9 +5,9 @@ Why frozen, slotted dataclasses (and not pydantic models or ``TypedDict``):
 * **No dependency.** aioneo depends on httpx and pyotp only; pydantic would add a compiled
   package (and a major-version split) to every user's environment for what is a handful of
   field conversions.
-* **Fast and small.** ``slots=True`` instances have no ``__dict__``; an order book of a few
-  thousand rows parses in a few milliseconds with plain function calls, no validation
-  framework in between.
+* **Small, and fast enough.** ``slots=True`` instances have no ``__dict__``; parsing is
+  plain function calls with no validation framework in between: about 30 µs per order-book
+  row on CPython 3.11 (2,000 rows in about 60 ms), far below one network round trip.
 * **Typed.** Every field has a real type mypy checks (``Decimal``, ``int``, ``datetime``,
   enums); a ``TypedDict`` would only describe Kotak's terse keys (``nOrdNo``, ``fldQty``)
   and their string-vs-number mix instead of fixing them.

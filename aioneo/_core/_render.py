@@ -93,7 +93,9 @@ def _credentials(
     trade_token: str | None,
     trade_sid: str | None,
 ) -> list[tuple[str, str | None]]:
-    # Names and order as in the SDK's services/*.py header dicts.
+    # Names and order as in the SDK's services/*.py header dicts. SDK over docs, twice:
+    # Kotak's FAQ wants neo-fin-key on every post-login call, the SDK sends it on the two
+    # login steps only; Kotak's order page omits Authorization, the SDK sends it on orders.
     if auth is Auth.NONE:
         return []
     if auth is Auth.LOGIN:
@@ -151,6 +153,8 @@ def render(
     ``base_url`` the ``baseUrl`` from validate, or ``None`` before it is known. Pure: safe to
     call from any thread or task; the same arguments always give the same result.
     """
+    # SDK over docs: Kotak's FAQ says market data needs baseUrl (so a login first); the SDK
+    # sends it to the login host while no baseUrl is known, and that works.
     host = login_url if spec.host is Host.LOGIN or base_url is None else base_url
     url = _join(host, spec.path)
     if spec.params:
