@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     server.serve_forever()
+    print("Stopped.", flush=True)
     return 0
 
 

@@ -652,13 +652,16 @@ class Emulator:
             self._requests[endpoint] += 1
             if endpoint == "login":
                 self._counts["login_attempts"] += 1
-        status = 0
+        recorded = False
         try:
             response = await self._answer(request, route, receive)
-            status = response.status
+            # Record before answering: a client that got its answer finds it recorded.
+            self._record(request, endpoint, response.status)
+            recorded = True
             await _send(send, response)
         finally:
-            self._record(request, endpoint, status)
+            if not recorded:  # dropped, hung or cancelled: no answer
+                self._record(request, endpoint, 0)
 
     async def _answer(self, request: _Request, route: Route | None, receive: Receive) -> _Response:
         if route is None:

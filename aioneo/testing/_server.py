@@ -18,6 +18,7 @@ to log in to ``mis.kotaksecurities.com`` and still reach the emulator.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import threading
 import time
@@ -203,14 +204,17 @@ class EmulatorServer:
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread until interrupted (SIGINT/SIGTERM); used by the CLI."""
-        sock = self.bind()
-        self._server = self._make_server()
+        """Serve until SIGINT or SIGTERM arrives, then stop cleanly; main thread only (CLI)."""
+        stop = threading.Event()
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
         try:
-            self._server.run(sockets=[sock])
+            self.start()
+            stop.wait()
         finally:
-            self.emulator.release_all()
-            self._close_socket()
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def stop(self) -> None:
         """Release held and hung requests, shut uvicorn down and join its thread."""
