@@ -30,7 +30,8 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
 from types import TracebackType
 from typing import Any, Self
 
@@ -38,18 +39,21 @@ import httpx
 
 from . import _models as models
 from ._core import _requests as requests
-from ._core._classify import LoginOutcome, classify, classify_login
+from ._core._classify import LoginOutcome, Outcome, classify, classify_login
 from ._core._policy import (
     Failure,
     StepKind,
     after_failure,
     after_response,
+    error_for,
     login_error,
     login_failure,
+    unknown_outcome,
 )
 from ._core._protocol import RequestSpec
 from ._core._ratelimit import RateLimiter
 from ._core._render import render
+from ._core._requests import InstrumentLike, PriceLike, QuantityLike
 from ._core._session import (
     DEFAULT_LOGIN_COOLDOWN,
     Action,
@@ -283,6 +287,8 @@ class AsyncNeoClient:
         self._transport = transport
         self._clock = clock or time.time
         self._random = random.Random()
+        # The TOTP-step wait sleeps through this; a test seam (a fake clock advances instead).
+        self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._session = _AsyncSession(SessionMachine(login_cooldown=login_cooldown))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http: httpx.AsyncClient | None = None
@@ -395,7 +401,7 @@ class AsyncNeoClient:
         plan = machine.plan_totp(self._now())
         if plan.wait > 0:
             logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
-            await asyncio.sleep(plan.wait)
+            await self._sleep(plan.wait)
         code = self._credentials.totp_code(plan.at)
         machine.totp_used(plan.step)
         consumer_key, mpin = self._credentials._secret_fields()
@@ -504,6 +510,7 @@ class AsyncNeoClient:
                     retries=retries,
                     jitter=self._random.random(),
                     timeout=self._timeout,
+                    auth_retries=auth_retries,
                 )
             else:
                 result = classify(response.status_code, response.content, response.headers)
@@ -516,6 +523,9 @@ class AsyncNeoClient:
                 )
                 if step.kind is StepKind.RETURN:
                     return result.body
+
+            if step.kind is StepKind.RECONCILE:
+                return await self._reconcile(spec, step.error)
             if step.kind is StepKind.RELOGIN:
                 auth_retries += 1
                 await gate.follow(machine.on_expired(session.epoch, self._now()), self)
@@ -553,18 +563,147 @@ class AsyncNeoClient:
                 raise ClientClosedError("the client was closed during the call") from exc
             raise _NoResponse(_failure_of(exc)) from exc
 
-    # -- endpoints ----------------------------------------------------------------------
-    async def positions(self) -> list[models.Position]:
-        """Open positions of the day (``portfolio/v2/positions``)."""
-        return models.parse_positions(await self._call(requests.positions()))
+    async def _reconcile(self, spec: RequestSpec, error: NeoError | None) -> dict[str, Any]:
+        """A replayed order failed or was refused as a duplicate: look its tag up.
 
+        Found: the first attempt was placed after all; its order number is returned.
+        Not found: ``error`` (the replay's own definite error) is raised, or, for a
+        duplicate-tag refusal, ``OrderOutcomeUnknown``. A failed lookup is "unknown".
+        """
+        assert spec.tag is not None
+        try:
+            order = await self.find_order(spec.tag)
+        except NeoError as exc:
+            raise unknown_outcome(spec, f"looking the tag up failed: {exc}") from exc
+        if order is not None:
+            logger.warning(
+                "%s was replayed after a relogin and the order exists: order %s",
+                spec.op,
+                order.order_id,
+            )
+            return {"stat": "Ok", "nOrdNo": order.order_id, "stCode": 200}
+        if error is not None:
+            raise error
+        raise unknown_outcome(
+            spec,
+            "the replay was refused because its tag is already used, yet no order with "
+            "that tag is in the order book",
+        )
+
+    # -- orders ---------------------------------------------------------------------------
+    async def place_order(
+        self,
+        *,
+        exchange_segment: str,
+        product: str,
+        price: PriceLike,
+        order_type: str,
+        quantity: QuantityLike,
+        validity: str,
+        trading_symbol: str,
+        transaction_type: str,
+        amo: str = "NO",
+        disclosed_quantity: QuantityLike = "0",
+        trigger_price: PriceLike = "0",
+        tag: str | None = None,
+    ) -> models.OrderResult:
+        """Place an order (``quick/order/rule/ms/place``); the SDK's keyword names.
+
+        Every order carries a tag (``ig``, echoed as ``GuiOrdId``): ``tag`` if given, else a
+        unique one made for this call (``OrderResult.tag``). The request is sent once. It is
+        replayed, once, with the same body and tag, only when the answer proves the order
+        system never saw it (the gateway's "session expired" rejection), after the relogin.
+        If that replay is refused because the tag is already used, the first attempt was
+        placed after all: the order is looked up by tag and returned. Anything that leaves
+        the outcome open (timeout or reset after sending, 5xx, an unreadable answer) raises
+        ``OrderOutcomeUnknown`` with the tag: look the order up with :meth:`find_order`
+        before placing it again.
+        """
+        spec = requests.place_order(
+            exchange_segment=exchange_segment,
+            product=product,
+            price=price,
+            order_type=order_type,
+            quantity=quantity,
+            validity=validity,
+            trading_symbol=trading_symbol,
+            transaction_type=transaction_type,
+            amo=amo,
+            disclosed_quantity=disclosed_quantity,
+            trigger_price=trigger_price,
+            tag=tag,
+        )
+        return models.parse_place_order(await self._call(spec), tag=spec.tag)
+
+    async def modify_order(
+        self,
+        *,
+        order_id: str,
+        price: PriceLike,
+        order_type: str,
+        quantity: QuantityLike,
+        validity: str,
+        trigger_price: PriceLike = "0",
+        disclosed_quantity: QuantityLike = "0",
+        amo: str = "NO",
+    ) -> models.OrderResult:
+        """Modify an open order (``quick/order/vr/modify``). Same replay rule as orders."""
+        spec = requests.modify_order(
+            order_id=order_id,
+            price=price,
+            order_type=order_type,
+            quantity=quantity,
+            validity=validity,
+            trigger_price=trigger_price,
+            disclosed_quantity=disclosed_quantity,
+            amo=amo,
+        )
+        return models.parse_modify_order(await self._call(spec), order_id=order_id)
+
+    async def cancel_order(
+        self, order_id: str, *, amo: str = "NO", isVerify: bool = False
+    ) -> models.OrderResult:
+        """Cancel an order (``quick/order/cancel``). ``isVerify`` is kept for SDK callers."""
+        spec = requests.cancel_order(order_id, amo=amo, isVerify=isVerify)
+        return models.parse_cancel_order(await self._call(spec), order_id=order_id)
+
+    async def find_order(self, tag: str) -> models.Order | None:
+        """The order placed with ``tag``, from the order book, or ``None``.
+
+        Kotak rewrites ``GuiOrdId`` on modify and cancel, keeping the original tag as a
+        prefix, so an exact match is preferred and a prefix match accepted; among several
+        prefix matches the order whose ``GuiOrdId`` is shortest (least rewritten) wins.
+        """
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValueError(f"tag must be a non-empty str, got {tag!r}")
+        orders = await self.order_report()
+        exact = [o for o in orders if o.tag == tag]
+        if exact:
+            return exact[0]
+        prefixed = [o for o in orders if o.tag is not None and o.tag.startswith(tag)]
+        return min(prefixed, key=lambda o: len(o.tag or "")) if prefixed else None
+
+    # -- reports --------------------------------------------------------------------------
     async def order_report(self, order_id: str | None = None) -> list[models.Order]:
         """The order book, or the rows of one order when ``order_id`` is given."""
         return models.parse_order_report(await self._call(requests.order_report(order_id)))
 
+    async def order_history(self, order_id: str) -> list[models.OrderHistoryEntry]:
+        """Every state of one order, newest first (``quick/order/history``)."""
+        return models.parse_order_history(await self._call(requests.order_history(order_id)))
+
     async def trade_report(self) -> list[models.Trade]:
         """The day's fills (``quick/user/trades``)."""
         return models.parse_trade_report(await self._call(requests.trade_report()))
+
+    # -- portfolio and funds ----------------------------------------------------------------
+    async def positions(self) -> list[models.Position]:
+        """Open positions of the day (``portfolio/v2/positions``)."""
+        return models.parse_positions(await self._call(requests.positions()))
+
+    async def holdings(self) -> list[models.Holding]:
+        """Long-term holdings (``portfolio/v1/holdings``)."""
+        return models.parse_holdings(await self._call(requests.holdings()))
 
     async def limits(
         self, segment: str = "ALL", exchange: str = "ALL", product: str = "ALL"
@@ -573,3 +712,131 @@ class AsyncNeoClient:
         return models.parse_limits(
             await self._call(requests.limits(segment=segment, exchange=exchange, product=product))
         )
+
+    async def margin_required(
+        self,
+        *,
+        exchange_segment: str,
+        price: PriceLike,
+        order_type: str,
+        product: str,
+        quantity: QuantityLike,
+        instrument_token: str | int,
+        transaction_type: str,
+        trigger_price: PriceLike | None = None,
+        broker_name: str = "KOTAK",
+        branch_id: str = "ONLINE",
+        stop_loss_type: str | None = None,
+        stop_loss_value: PriceLike | None = None,
+        square_off_type: str | None = None,
+        square_off_value: PriceLike | None = None,
+        trailing_stop_loss: str | None = None,
+        trailing_sl_value: PriceLike | None = None,
+    ) -> models.MarginRequirement:
+        """The margin an order would need (``quick/user/check-margin``). A read."""
+        spec = requests.margin_required(
+            exchange_segment=exchange_segment,
+            price=price,
+            order_type=order_type,
+            product=product,
+            quantity=quantity,
+            instrument_token=instrument_token,
+            transaction_type=transaction_type,
+            trigger_price=trigger_price,
+            broker_name=broker_name,
+            branch_id=branch_id,
+            stop_loss_type=stop_loss_type,
+            stop_loss_value=stop_loss_value,
+            square_off_type=square_off_type,
+            square_off_value=square_off_value,
+            trailing_stop_loss=trailing_stop_loss,
+            trailing_sl_value=trailing_sl_value,
+        )
+        return models.parse_margin_required(await self._call(spec))
+
+    # -- market data ------------------------------------------------------------------------
+    async def scrip_master(self) -> models.ScripMasterPaths:
+        """The URLs of today's scrip-master CSV files (``for_segment`` picks one)."""
+        return models.parse_scrip_master(await self._call(requests.scrip_master()))
+
+    async def quotes(
+        self, instrument_tokens: Sequence[InstrumentLike], *, quote_type: str = "all"
+    ) -> list[models.Quote]:
+        """Quotes for instruments (``"nse_cm|11536"`` or the SDK's dicts), in order.
+
+        More than 50 instruments (Kotak's per-call cap) are split into several calls, sent
+        one after another through the rate limiter; the results are concatenated.
+        """
+        result: list[models.Quote] = []
+        for spec in requests.quotes(instrument_tokens, quote_type=quote_type):
+            result.extend(models.parse_quotes(await self._call(spec)))
+        return result
+
+    async def expiries(
+        self, *, exchange: str, underlying: str, instrument_type: str | None = None
+    ) -> list[date]:
+        """Expiry dates of an underlying, ascending."""
+        spec = requests.expiries(
+            exchange=exchange, underlying=underlying, instrument_type=instrument_type
+        )
+        return models.parse_expiries(await self._call(spec))
+
+    async def option_chain(
+        self,
+        *,
+        exchange: str,
+        underlying: str,
+        expiry: str | date | None = None,
+        instrument_type: str | None = None,
+        count: int | None = None,
+    ) -> models.OptionChain:
+        """The option chain of an underlying (nearest expiry when ``expiry`` is omitted)."""
+        spec = requests.option_chain(
+            exchange=exchange,
+            underlying=underlying,
+            expiry=expiry,
+            instrument_type=instrument_type,
+            count=count,
+        )
+        return models.parse_option_chain(await self._call(spec))
+
+    async def historical_data(
+        self, *, neosymbol: str, interval: str, from_date: str | date, to_date: str | date
+    ) -> list[models.Candle]:
+        """Candles for ``neosymbol`` (``seg|token``) between two dates, per ``interval``."""
+        spec = requests.historical_data(
+            neosymbol=neosymbol, interval=interval, from_date=from_date, to_date=to_date
+        )
+        return models.parse_historical_data(await self._call(spec))
+
+    # -- session ----------------------------------------------------------------------------
+    async def whatsmyip(self) -> models.ClientIp:
+        """The IP address Kotak sees for this client (orders must come from a whitelisted one)."""
+        return models.parse_whatsmyip(await self._call(requests.whatsmyip()))
+
+    async def logout(self) -> None:
+        """End the session on the server (the SDK only forgets it locally); idempotent.
+
+        Without a live session nothing is sent. A "session expired" answer counts as logged
+        out. The next call after a logout logs in again.
+        """
+        http, _ = self._bind()
+        machine = self._session.machine
+        session = machine.session
+        if session is None or machine.ticket is not None or session.epoch <= machine.dead_epoch:
+            machine.logged_out()
+            return
+        spec = requests.logout()
+        try:
+            response = await self._send(http, spec, session)
+        except _NoResponse as exc:
+            step = after_failure(
+                spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
+            )
+            assert step.error is not None
+            raise step.error from None
+        result = classify(response.status_code, response.content, response.headers)
+        if result.outcome not in (Outcome.SUCCESS, Outcome.SESSION_EXPIRED):
+            raise error_for(spec, result)
+        machine.logged_out()
+        logger.info("logged out")

@@ -18,6 +18,10 @@ The rules (``design.md``, "Replay policy"):
   connect failure (nothing was sent) raises ``ConnectError``; a timeout or reset after the
   request was written, any 5xx or 424, or an unreadable 2xx raises
   ``OrderOutcomeUnknown`` carrying the tag.
+* A replayed ``place_order`` refused with ``stCode`` 5204 ("tag already used") means the
+  first attempt was placed after all: the shell reconciles (looks the tag up in the order
+  book) instead of failing (``StepKind.RECONCILE``). The same code on a first attempt is
+  the caller's reused tag: a ``BusinessError``.
 * Any call gets at most ``MAX_AUTH_RETRIES`` (1) relogin for authentication reasons; a
   second "session expired" under the new session is ``SessionExpiredError``, never a
   loop (scenario 7).
@@ -52,6 +56,7 @@ from ._protocol import Kind, RequestSpec
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
+    "DUPLICATE_TAG",
     "MAX_AUTH_RETRIES",
     "MAX_READ_RETRIES",
     "MAX_RETRY_AFTER",
@@ -62,8 +67,10 @@ __all__ = [
     "after_response",
     "backoff_delay",
     "describe_request",
+    "error_for",
     "login_error",
     "login_failure",
+    "unknown_outcome",
 ]
 
 MAX_AUTH_RETRIES = 1
@@ -89,8 +96,19 @@ class Failure(enum.Enum):
         return self not in (Failure.CONNECT, Failure.CONNECT_TIMEOUT, Failure.POOL_TIMEOUT)
 
 
+#: ``stCode`` Kotak answers when an order tag (``ig``) was already used today.
+DUPLICATE_TAG = 5204
+#: ``stCode`` "No Data": Kotak's answer for an empty book, which is not an error.
+NO_DATA = 5203
+#: Reads whose answer is a list: "No Data" from them means an empty list.
+LIST_OPS = frozenset({"order_report", "trade_report", "positions", "holdings", "order_history"})
+
+
 class StepKind(enum.Enum):
     RETURN = "return"  # success: parse and return ``Classification.body``
+    # A replayed order was refused (as a duplicate tag, or otherwise): look its tag up in
+    # the order book; found means placed, else raise ``Step.error`` (or "unknown").
+    RECONCILE = "reconcile"
     RELOGIN = "relogin"  # session expired: recover (lead / wait / straggler), then replay
     RETRY = "retry"  # sleep ``Step.delay`` seconds, then send again
     RAISE = "raise"  # raise ``Step.error``
@@ -129,7 +147,7 @@ def describe_request(spec: RequestSpec) -> dict[str, Any]:
     }
 
 
-def _unknown(spec: RequestSpec, why: str) -> OrderOutcomeUnknown:
+def unknown_outcome(spec: RequestSpec, why: str) -> OrderOutcomeUnknown:
     tag = f" (tag {spec.tag!r})" if spec.tag else ""
     return OrderOutcomeUnknown(
         f"{spec.op}: outcome unknown{tag}: {why}; the order may or may not exist, look it "
@@ -195,26 +213,64 @@ def error_for(spec: RequestSpec, c: Classification) -> NeoError:
     )
 
 
+def _checked_replay(spec: RequestSpec, step: Step, auth_retries: int) -> Step:
+    """A replayed ``place_order`` never ends in a definite "no" without a look at the book.
+
+    The replay happened because the first attempt was refused as "session expired", which
+    proves it never executed, unless the gateway misreported. If the replay then fails
+    definitely (a refusal, 429, a connect error), the client looks the tag up before
+    raising: an order found there is returned as placed; otherwise the error stands.
+    """
+    if (
+        auth_retries > 0
+        and spec.op == "place_order"
+        and spec.tag is not None
+        and step.kind is StepKind.RAISE
+        and not isinstance(step.error, OrderOutcomeUnknown)
+    ):
+        return Step(StepKind.RECONCILE, error=step.error)
+    return step
+
+
 def after_response(
     spec: RequestSpec, c: Classification, *, auth_retries: int, retries: int, jitter: float
 ) -> Step:
     """What to do after one answer. ``auth_retries``/``retries``: how many were used."""
+    step = _after_response(spec, c, auth_retries=auth_retries, retries=retries, jitter=jitter)
+    return _checked_replay(spec, step, auth_retries)
+
+
+def _after_response(
+    spec: RequestSpec, c: Classification, *, auth_retries: int, retries: int, jitter: float
+) -> Step:
     outcome = c.outcome
     if outcome is Outcome.SUCCESS:
         return Step(StepKind.RETURN)
     if outcome is Outcome.SESSION_EXPIRED:
         # Every row classified "session expired" is a pre-execution rejection, so an
-        # order may be replayed too, once, with the same body and tag.
-        if auth_retries < MAX_AUTH_RETRIES and c.pre_execution:
+        # order may be replayed too, once, with the same body and tag. A login-kind call
+        # (logout) never starts a relogin.
+        if auth_retries < MAX_AUTH_RETRIES and c.pre_execution and spec.kind is not Kind.LOGIN:
             return Step(StepKind.RELOGIN)
         return Step(StepKind.RAISE, error=error_for(spec, c))
+    if outcome is Outcome.BUSINESS_ERROR and c.st_code == NO_DATA and spec.op in LIST_OPS:
+        return Step(StepKind.RETURN)  # an empty book: the parsers read a missing list as []
     if spec.kind is Kind.ORDER:
+        if (
+            auth_retries > 0
+            and spec.op == "place_order"
+            and spec.tag is not None
+            and c.st_code == DUPLICATE_TAG
+        ):
+            # The replay carried the same tag and Kotak says the tag is taken: the first
+            # attempt did reach the order system after all. Already placed: reconcile.
+            return Step(StepKind.RECONCILE)
         if outcome is Outcome.SERVER_ERROR:
-            return Step(StepKind.RAISE, error=_unknown(spec, _what(c)))
+            return Step(StepKind.RAISE, error=unknown_outcome(spec, _what(c)))
         if outcome is Outcome.UNDECODABLE:
             return Step(
                 StepKind.RAISE,
-                error=_unknown(spec, f"the answer (HTTP {c.status_code}) could not be read"),
+                error=unknown_outcome(spec, f"the answer (HTTP {c.status_code}) could not be read"),
             )
         return Step(StepKind.RAISE, error=error_for(spec, c))
     retryable = outcome in (Outcome.SERVER_ERROR, Outcome.RATE_LIMITED)
@@ -226,9 +282,22 @@ def after_response(
 
 
 def after_failure(
-    spec: RequestSpec, failure: Failure, *, retries: int, jitter: float, timeout: float | None
+    spec: RequestSpec,
+    failure: Failure,
+    *,
+    retries: int,
+    jitter: float,
+    timeout: float | None,
+    auth_retries: int = 0,
 ) -> Step:
     """What to do when no response arrived at all."""
+    step = _after_failure(spec, failure, retries=retries, jitter=jitter, timeout=timeout)
+    return _checked_replay(spec, step, auth_retries)
+
+
+def _after_failure(
+    spec: RequestSpec, failure: Failure, *, retries: int, jitter: float, timeout: float | None
+) -> Step:
     op = spec.op
     limit = f" after {timeout:g} s" if timeout is not None else ""
     if spec.kind is Kind.ORDER and failure.sent:
@@ -237,7 +306,7 @@ def after_failure(
             Failure.READ_TIMEOUT: f"no answer{limit} after the request was sent",
             Failure.RESET: "the connection broke after the request was sent",
         }[failure]
-        return Step(StepKind.RAISE, error=_unknown(spec, why))
+        return Step(StepKind.RAISE, error=unknown_outcome(spec, why))
     retryable = failure in (Failure.CONNECT, Failure.RESET) and spec.kind is Kind.READ
     if retryable and retries < MAX_READ_RETRIES:
         return Step(StepKind.RETRY, delay=backoff_delay(retries, jitter))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["FORM", "JSON", "Auth", "Host", "Kind", "RequestSpec"]
@@ -76,7 +76,8 @@ class RequestSpec:
     kind: Kind = Kind.READ
     content_type: str = JSON
     accept: str | None = JSON
-    jdata: Mapping[str, Any] | None = None
-    json: Mapping[str, Any] | None = None
+    # Bodies stay out of repr: the login bodies hold the TOTP code and the MPIN.
+    jdata: Mapping[str, Any] | None = field(default=None, repr=False)
+    json: Mapping[str, Any] | None = field(default=None, repr=False)
     params: Mapping[str, str] | None = None
     tag: str | None = None

@@ -59,12 +59,28 @@ def test_success_returns() -> None:
 @pytest.mark.parametrize("spec", [READ, ORDER])
 def test_session_expired_relogins_once_then_raises(spec: RequestSpec) -> None:
     expired = c(Outcome.SESSION_EXPIRED, 401)
-    assert (
-        after_response(spec, expired, auth_retries=0, retries=0, jitter=0).kind is StepKind.RELOGIN
-    )
+    first = after_response(spec, expired, auth_retries=0, retries=0, jitter=0)
+    assert first.kind is StepKind.RELOGIN
     step = after_response(spec, expired, auth_retries=1, retries=0, jitter=0)
-    assert step.kind is StepKind.RAISE
+    # a replayed order looks its tag up before it gives a definite "no"
+    assert step.kind is (StepKind.RECONCILE if spec is ORDER else StepKind.RAISE)
     assert isinstance(step.error, SessionExpiredError)
+
+
+def test_replayed_order_failures_reconcile_first() -> None:
+    for answer in (
+        c(Outcome.RATE_LIMITED, 429, retry_after=1.0),
+        c(Outcome.BUSINESS_ERROR, 200, st_code=1007),
+    ):
+        step = after_response(ORDER, answer, auth_retries=1, retries=0, jitter=0)
+        assert step.kind is StepKind.RECONCILE
+        assert step.error is not None
+    lost = after_failure(ORDER, Failure.CONNECT, retries=0, jitter=0, timeout=1, auth_retries=1)
+    assert lost.kind is StepKind.RECONCILE
+    unknown = after_response(
+        ORDER, c(Outcome.SERVER_ERROR, 502), auth_retries=1, retries=0, jitter=0
+    )
+    assert isinstance(unknown.error, OrderOutcomeUnknown)  # unknown stays unknown
 
 
 @pytest.mark.parametrize(
@@ -205,3 +221,29 @@ def test_login_errors() -> None:
     lost = login_failure("login", Failure.READ_TIMEOUT, 4.0)
     assert isinstance(lost, TransientLoginError)
     assert "4 s" in str(lost)
+
+
+def test_no_data_on_a_list_read_is_an_empty_result() -> None:
+    answer = c(Outcome.BUSINESS_ERROR, 200, st_code=5203, message="No Data")
+    assert after_response(READ, answer, auth_retries=0, retries=0, jitter=0).kind is StepKind.RETURN
+    limits = RequestSpec(op="limits", method="POST", path="quick/user/limits")
+    step = after_response(limits, answer, auth_retries=0, retries=0, jitter=0)
+    assert isinstance(step.error, BusinessError)
+
+
+def test_duplicate_tag_on_a_replay_reconciles_but_not_on_a_first_attempt() -> None:
+    dup = c(Outcome.BUSINESS_ERROR, 200, st_code=5204, message="tag already used")
+    assert (
+        after_response(ORDER, dup, auth_retries=1, retries=0, jitter=0).kind is StepKind.RECONCILE
+    )
+    first = after_response(ORDER, dup, auth_retries=0, retries=0, jitter=0)
+    assert isinstance(first.error, BusinessError)
+    assert first.error.st_code == 5204
+
+
+def test_login_kind_never_relogins() -> None:
+    logout = RequestSpec(op="logout", method="POST", path="x", kind=Kind.LOGIN)
+    step = after_response(
+        logout, c(Outcome.SESSION_EXPIRED, 401), auth_retries=0, retries=0, jitter=0
+    )
+    assert step.kind is StepKind.RAISE
