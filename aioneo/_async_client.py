@@ -492,13 +492,14 @@ class AsyncNeoClient:
         while True:
             failure: Failure | None = None
             async with slots:
+                session = await self._current_session()
                 if self._limiter is not None:
+                    # Reserved once the session is known (a login wait must not eat the
+                    # schedule); the session is read again after the wait (scenario 5).
                     wait = self._limiter.reserve(time.monotonic())
                     if wait > 0:
                         await asyncio.sleep(wait)
-                session = None
-                while session is None:
-                    session = await gate.follow(machine.acquire(self._now()), self)
+                        session = await self._current_session()
                 try:
                     response = await self._send(http, spec, session)
                 except _NoResponse as exc:
@@ -536,6 +537,14 @@ class AsyncNeoClient:
                 continue
             assert step.error is not None
             raise step.error
+
+    async def _current_session(self) -> Session:
+        """The session to send with now: waits for, or leads, a login when needed."""
+        gate = self._session
+        while True:
+            session = await gate.follow(gate.machine.acquire(self._now()), self)
+            if session is not None:
+                return session
 
     async def _send(
         self, http: httpx.AsyncClient, spec: RequestSpec, session: Session
