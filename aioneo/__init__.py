@@ -1,4 +1,8 @@
-"""aioneo: an asyncio-first Kotak Neo Trade API client with single-flight relogin."""
+"""aioneo: an asyncio-first Kotak Neo Trade API client with single-flight relogin.
+
+Everything public is imported from here; the modules whose names start with ``_`` are
+private. ``aioneo.testing`` (the emulator) is the other public package.
+"""
 
 from ._async_client import AsyncNeoClient
 from ._core._session import SessionStats
@@ -23,31 +27,81 @@ from ._exceptions import (
     TransientLoginError,
     TransportError,
 )
+from ._models import (
+    IST,
+    Candle,
+    ClientIp,
+    DepthLevel,
+    ExchangeSegment,
+    FutureChainRow,
+    Holding,
+    Limits,
+    MarginRequirement,
+    Ohlc,
+    OptionChain,
+    OptionChainRow,
+    Order,
+    OrderHistoryEntry,
+    OrderResult,
+    OrderStatus,
+    OrderType,
+    Position,
+    Product,
+    Quote,
+    ScripMasterPaths,
+    Trade,
+    TransactionType,
+    Validity,
+)
 from ._session_info import SessionInfo
 from ._version import __version__
 
 __all__ = [
+    "IST",
     "APIError",
     "AccessDeniedError",
     "AsyncNeoClient",
     "BusinessError",
+    "Candle",
     "ClientClosedError",
+    "ClientIp",
     "ConnectError",
     "Credentials",
+    "DepthLevel",
+    "ExchangeSegment",
     "FatalLoginError",
+    "FutureChainRow",
+    "Holding",
     "InvalidResponseError",
+    "Limits",
     "LoginError",
+    "MarginRequirement",
     "NeoError",
+    "Ohlc",
+    "OptionChain",
+    "OptionChainRow",
+    "Order",
+    "OrderHistoryEntry",
     "OrderOutcomeUnknown",
+    "OrderResult",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "Product",
+    "Quote",
     "RateLimitError",
     "RequestTimeoutError",
+    "ScripMasterPaths",
     "ServerError",
     "SessionError",
     "SessionExpiredError",
     "SessionInfo",
     "SessionStats",
     "StatusError",
+    "Trade",
+    "TransactionType",
     "TransientLoginError",
     "TransportError",
+    "Validity",
     "__version__",
 ]
