@@ -145,8 +145,12 @@ class EmulatorServer:
         """Bind and listen on the socket now (done by :meth:`start` if not yet)."""
         if self._sock is None:
             family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only
+            # when the proto says TCP, and without it every answer (headers and body are two
+            # writes) waits out the client's 40 ms delayed ACK.
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 sock.bind((self._host, self._port))
                 sock.listen(2048)
