@@ -565,6 +565,8 @@ class AsyncNeoClient:
             content=rendered.content,
             extensions={"timeout": self._timeout_ext},
         )
+        if self._closed:
+            raise ClientClosedError("the client was closed before the call was sent")
         try:
             return await http.send(request)
         except httpx.TransportError as exc:

@@ -651,3 +651,20 @@ async def test_46_counters_are_exact(
     assert stats.cooldown_hits == 0
     assert emulator.counters.logins == 2
     await client.aclose()
+
+
+async def test_21_close_while_calls_queue_for_a_slot(
+    make_client: MakeClient, gate_transport: GateTransport
+) -> None:
+    client = make_client(max_connections=1)
+    await client.login()
+    gate = gate_transport.gate("positions")
+    calls = [asyncio.create_task(client.positions()) for _ in range(5)]
+    await gate.until_waiting(1)  # one on the wire, four queued inside the client
+    await client.aclose()
+    gate.release()
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert sum(isinstance(r, ClientClosedError) for r in results) >= 4
+    assert not [
+        r for r in results if isinstance(r, BaseException) and not isinstance(r, ClientClosedError)
+    ]
