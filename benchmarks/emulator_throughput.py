@@ -2,7 +2,8 @@
 
 What it measures: ``GET {baseUrl}/portfolio/v2/positions`` with a valid trade session,
 answered by ``python -m aioneo.testing serve`` (one uvicorn worker, h11, zero latency,
-rate limit off) running in its own process. Load comes from ``--processes`` client
+rate limit off; ``--server builtin`` for the built-in h11 server) running in its own
+process. Load comes from ``--processes`` client
 processes, each keeping ``--concurrency`` keep-alive connections busy: by default with a
 minimal HTTP/1.1 client on asyncio streams (``--client raw``), so that the emulator is
 what gets measured rather than the client; ``--client httpx`` uses ``httpx.AsyncClient``.
@@ -37,10 +38,11 @@ import pyotp
 REPO = Path(__file__).resolve().parents[1]
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], dict[str, str]]:
+def start_emulator(backend: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = ["serve", "--port", "0", "--rate-limit", "off", "--server", backend]
     process = subprocess.Popen(
-        [sys.executable, "-m", "aioneo.testing", "serve", "--port", "0", "--rate-limit", "off"],
+        [sys.executable, "-m", "aioneo.testing", *command],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -152,9 +154,15 @@ def main() -> int:
         default="raw",
         help="raw keep-alive HTTP/1.1 over asyncio streams (cheap), or httpx.AsyncClient",
     )
+    parser.add_argument(
+        "--server",
+        choices=("uvicorn", "builtin"),
+        default="uvicorn",
+        help="the emulator's HTTP server (uvicorn)",
+    )
     args = parser.parse_args()
 
-    server, info = start_emulator()
+    server, info = start_emulator(args.server)
     try:
         trade = login(info)
         url = trade["baseUrl"] + "/portfolio/v2/positions"
@@ -175,7 +183,7 @@ def main() -> int:
     total = len(latencies)
     report = {
         "endpoint": "positions",
-        "server": "python -m aioneo.testing serve (1 uvicorn worker, h11, zero latency)",
+        "server": f"python -m aioneo.testing serve --server {args.server} (1 worker, zero latency)",
         "client": args.client,
         "client_processes": args.processes,
         "concurrency_per_process": args.concurrency,

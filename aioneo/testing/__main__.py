@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from aioneo.testing._app import Emulator
 from aioneo.testing._config import KOTAK_LATENCY, ZERO_LATENCY, EmulatorConfig
-from aioneo.testing._server import EmulatorServer
+from aioneo.testing._server import BACKENDS, EmulatorServer
 
 __all__ = ["main"]
 
@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--seed", type=int, default=0, help="seed for tokens and order numbers")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
+    serve.add_argument(
+        "--server",
+        choices=BACKENDS,
+        default="auto",
+        help="HTTP server: uvicorn, the built-in h11 server, or auto (uvicorn if installed)",
+    )
     return parser
 
 
@@ -95,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     emulator = Emulator(config, seed=args.seed)
-    server = EmulatorServer(emulator, host=args.host, port=args.port, log_level=args.log_level)
+    server = EmulatorServer(
+        emulator, host=args.host, port=args.port, log_level=args.log_level, backend=args.server
+    )
     try:
         server.bind()
     except OSError as exc:
@@ -119,6 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"  login host      {url}/login/1.0/tradeApiLogin",
                 f"  baseUrl         {emulator.base_url}",
                 f"  control API     {url}/__emulator/",
+                f"  HTTP server     {server.backend}",
                 f"  demo UCC        {config.ucc} (mobile {config.mobile_number})",
                 f"  latency         {args.latency}",
                 f"  rate limit      {rate}",

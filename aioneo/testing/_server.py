@@ -1,9 +1,10 @@
-"""Running the emulator on loopback: a uvicorn server in a background thread.
+"""Running the emulator on loopback: an HTTP server in a background thread.
 
 :class:`EmulatorServer` binds the socket itself (``port=0`` picks a free port), so
 :attr:`EmulatorServer.url` is known before the first request, and serves the emulator's
-ASGI app with uvicorn on a private event loop in a daemon thread. ``stop()`` releases held
-and hung requests, asks uvicorn to shut down and joins the thread.
+ASGI app with uvicorn (or, without uvicorn, the built-in server of ``_h11server``) on a
+private event loop in a daemon thread. ``stop()`` releases held and hung requests, asks
+the server to shut down and joins the thread.
 
 Closing a connection without an answer (the ``drop``, ``hang`` and ``accept_then_drop``
 faults) needs the socket, which ASGI does not expose; :class:`_DroppingH11Protocol` is
@@ -18,6 +19,7 @@ to log in to ``mis.kotaksecurities.com`` and still reach the emulator.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import signal
 import socket
 import threading
@@ -31,7 +33,14 @@ from aioneo.testing._app import ConnectionDropped, Emulator, Receive, Scope, Sen
 if TYPE_CHECKING:
     from types import TracebackType
 
-__all__ = ["EmulatorServer", "RoutingTransport"]
+__all__ = ["BACKENDS", "EmulatorServer", "RoutingTransport"]
+
+#: ``auto`` = uvicorn when installed, else the built-in h11 server.
+BACKENDS = ("auto", "uvicorn", "builtin")
+
+
+def _has_uvicorn() -> bool:
+    return importlib.util.find_spec("uvicorn") is not None
 
 
 class RoutingTransport(httpx.HTTPTransport):
@@ -93,8 +102,10 @@ class EmulatorServer:
 
     ``emulator`` defaults to a fresh ``Emulator()``; ``port=0`` picks a free port.
     Unless the emulator's config sets ``base_url``, validate returns ``url`` plus the
-    trade prefix. One uvicorn worker, HTTP/1.1 (h11), no access log. ``start`` and
-    ``stop`` are not meant to race each other; every other method is thread-safe.
+    trade prefix. ``backend``: ``"uvicorn"`` (one worker, HTTP/1.1 over h11, no access
+    log), ``"builtin"`` (a small asyncio + h11 server that needs only aioneo's runtime
+    dependencies) or ``"auto"`` (uvicorn if installed). ``start`` and ``stop`` are not
+    meant to race each other; every other method is thread-safe.
     """
 
     def __init__(
@@ -105,9 +116,15 @@ class EmulatorServer:
         port: int = 0,
         startup_timeout: float = 10.0,
         log_level: str = "warning",
+        backend: str = "auto",
     ) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ValueError(f"port={port!r} is not allowed: pass 0 (any free port) to 65535")
+        if backend not in BACKENDS:
+            raise ValueError(
+                f"backend={backend!r} is not allowed: pass one of {', '.join(BACKENDS)}"
+            )
+        self._backend = backend
         self.emulator = emulator if emulator is not None else Emulator()
         self._host = host
         self._port = port
@@ -120,6 +137,13 @@ class EmulatorServer:
 
     def __repr__(self) -> str:
         return f"EmulatorServer(url={self._url!r})"
+
+    @property
+    def backend(self) -> str:
+        """The HTTP server that serves (or will serve): ``"uvicorn"`` or ``"builtin"``."""
+        if self._backend == "auto":
+            return "uvicorn" if _has_uvicorn() else "builtin"
+        return self._backend
 
     @property
     def url(self) -> str:
@@ -165,11 +189,16 @@ class EmulatorServer:
         return self._sock
 
     def _make_server(self) -> Any:
+        if self.backend == "builtin":
+            from aioneo.testing._h11server import H11Server
+
+            return H11Server(self.emulator.app)
         try:
             import uvicorn
-        except ImportError:  # pragma: no cover - uvicorn is in the dev and emulator extras
+        except ImportError:  # pragma: no cover - only when backend="uvicorn" is forced
             raise RuntimeError(
-                "serving the emulator needs uvicorn: pip install 'aioneo[emulator]'"
+                "backend='uvicorn' needs uvicorn: pip install 'aioneo[emulator]', "
+                "or pass backend='auto' to fall back to the built-in server"
             ) from None
         config = uvicorn.Config(
             self.emulator.app,
@@ -221,7 +250,7 @@ class EmulatorServer:
                 signal.signal(sig, handler)
 
     def stop(self) -> None:
-        """Release held and hung requests, shut uvicorn down and join its thread."""
+        """Release held and hung requests, shut the server down and join its thread."""
         thread, server = self._thread, self._server
         self.emulator.release_all()
         if thread is not None and server is not None:

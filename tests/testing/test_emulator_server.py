@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from aioneo.testing import (
     EmulatorServer,
     Fault,
     RoutingTransport,
+    _server,
     pytest_plugin,
 )
 
@@ -54,9 +56,11 @@ def sync_login(http: httpx.Client, emu: Emulator, login_url: str) -> dict[str, s
     return data
 
 
-@pytest.fixture
-def server() -> Iterator[EmulatorServer]:
-    with EmulatorServer(Emulator(EmulatorConfig(rate_limit=None))) as running:
+@pytest.fixture(params=["uvicorn", "builtin"])
+def server(request: pytest.FixtureRequest) -> Iterator[EmulatorServer]:
+    emulator = Emulator(EmulatorConfig(rate_limit=None))
+    with EmulatorServer(emulator, backend=request.param) as running:
+        assert running.backend == request.param
         yield running
 
 
@@ -75,9 +79,10 @@ def test_server_serves_the_app_and_validate_points_back_at_it(server: EmulatorSe
     assert server.emulator.counters.logins == 1
 
 
-def test_stop_frees_the_port_and_resets_the_urls() -> None:
+@pytest.mark.parametrize("backend", ["uvicorn", "builtin"])
+def test_stop_frees_the_port_and_resets_the_urls(backend: str) -> None:
     emu = Emulator()
-    server = EmulatorServer(emu).start()
+    server = EmulatorServer(emu, backend=backend).start()
     thread = server._thread
     assert thread is not None
     assert emu.login_url == server.url
@@ -89,11 +94,34 @@ def test_stop_frees_the_port_and_resets_the_urls() -> None:
     server.stop()  # idempotent
 
 
-def test_start_twice_and_bad_port_are_refused() -> None:
+def test_start_twice_and_bad_arguments_are_refused() -> None:
     with EmulatorServer() as server, pytest.raises(RuntimeError, match="already running"):
         server.start()
     with pytest.raises(ValueError, match="port=70000 is not allowed"):
         EmulatorServer(port=70000)
+    with pytest.raises(ValueError, match="backend='gunicorn' is not allowed"):
+        EmulatorServer(backend="gunicorn")
+
+
+def test_auto_backend_falls_back_to_the_builtin_server_without_uvicorn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert EmulatorServer().backend == "uvicorn"
+    monkeypatch.setattr(_server, "_has_uvicorn", lambda: False)
+    with EmulatorServer() as server:
+        assert server.backend == "builtin"
+        assert httpx.get(server.url + "/5config/config").status_code == 200
+
+
+def test_the_listening_socket_disables_nagle() -> None:
+    # Without TCP_NODELAY on accepted sockets every answer waits for a delayed ACK (40 ms).
+    server = EmulatorServer()
+    sock = server.bind()
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        server.stop()
 
 
 @pytest.mark.parametrize("kind", [Fault.DROP, Fault.ACCEPT_THEN_DROP])
@@ -130,8 +158,9 @@ def test_connection_faults_close_the_socket_without_an_answer(
     assert len(after.json()["data"]) == (1 if placed else 0)
 
 
-def test_hang_times_out_the_client_and_stop_releases_it() -> None:
-    server = EmulatorServer(Emulator(EmulatorConfig(rate_limit=None))).start()
+@pytest.mark.parametrize("backend", ["uvicorn", "builtin"])
+def test_hang_times_out_the_client_and_stop_releases_it(backend: str) -> None:
+    server = EmulatorServer(Emulator(EmulatorConfig(rate_limit=None)), backend=backend).start()
     thread = server._thread
     assert thread is not None
     emu = server.emulator
@@ -208,10 +237,12 @@ def test_neo_emulator_server_fixture_runs_on_loopback(
 # ------------------------------------------------------------------ the command line
 
 
-def test_cli_prints_json_first_then_serves_until_terminated() -> None:
+@pytest.mark.parametrize("backend", ["auto", "builtin"])
+def test_cli_prints_json_first_then_serves_until_terminated(backend: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = ["serve", "--port", "0", "--rate-limit", "off", "--server", backend]
     process = subprocess.Popen(
-        [sys.executable, "-m", "aioneo.testing", "serve", "--port", "0", "--rate-limit", "off"],
+        [sys.executable, "-m", "aioneo.testing", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -233,7 +264,9 @@ def test_cli_prints_json_first_then_serves_until_terminated() -> None:
             "totp_secret",
         }
         assert first["base_url"] == first["url"] + "/gw/e21"
-        assert "listening on " + first["url"] in process.stdout.readline()
+        summary = [process.stdout.readline() for _ in range(5)]
+        assert "listening on " + first["url"] in summary[0]
+        assert summary[4].split() == ["HTTP", "server", "uvicorn" if backend == "auto" else backend]
         with httpx.Client() as http:
             login = http.post(
                 first["url"] + "/login/1.0/tradeApiLogin",
@@ -247,9 +280,10 @@ def test_cli_prints_json_first_then_serves_until_terminated() -> None:
         assert login.status_code == 200
     finally:
         process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
+        rest, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert rest.strip().endswith("Stopped.")
 
 
 def test_cli_rejects_bad_settings() -> None:

@@ -29,13 +29,15 @@ pytestmark = pytest.mark.sdk
 ORDER_NO = re.compile(r"25122\d{10}")  # 15 digits, yymmdd of the emulator's clock first
 
 
-@pytest.fixture
-def server(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+@pytest.fixture(params=["uvicorn", "builtin"])
+def server(
+    request: pytest.FixtureRequest, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EmulatorServer]:
     # The SDK caches holdings and scrip-master CSVs on disk; keep them out of $HOME.
     monkeypatch.setenv("NEO_HOLDINGS_CACHE_DIR", str(tmp_path / "holdings"))
     monkeypatch.setenv("NEO_SCRIP_CACHE_DIR", str(tmp_path / "scrip"))
     emulator = Emulator(EmulatorConfig(rate_limit=None), clock=FakeClock())
-    with EmulatorServer(emulator) as running:
+    with EmulatorServer(emulator, backend=request.param) as running:
         yield running
 
 
