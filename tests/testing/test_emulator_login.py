@@ -391,3 +391,20 @@ async def test_config_service_answers_without_feed_urls(
     )
     assert response.status_code == 200
     assert response.json() == {"data": {"configs": {}}}
+
+
+async def test_base_url_data_center_and_prefix_are_configurable(
+    emu: Emulator, http: httpx.AsyncClient
+) -> None:
+    emu.configure(base_url="https://e43.example.test/api", data_center="E43", trade_prefix="")
+    view = (await http.send(login_request(emu))).json()["data"]
+    assert view["dataCenter"] == "E43"
+    trade = (await http.send(validate_request(emu, view))).json()["data"]
+    assert (trade["dataCenter"], trade["baseUrl"]) == ("E43", "https://e43.example.test/api")
+    session = TradeSession(trade["token"], trade["sid"], trade["baseUrl"])
+    # With an empty prefix the trading paths live at the root of any host.
+    response = await http.get(
+        "http://any.host.test/portfolio/v2/positions", headers=session_headers(session)
+    )
+    assert response.status_code == 200
+    assert (await http.get(emu.login_url + "/gw/e21/portfolio/v2/positions")).status_code == 404
