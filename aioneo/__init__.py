@@ -54,6 +54,7 @@ from ._models import (
     Validity,
 )
 from ._session_info import SessionInfo
+from ._sync_client import NeoClient
 from ._version import __version__
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "Limits",
     "LoginError",
     "MarginRequirement",
+    "NeoClient",
     "NeoError",
     "Ohlc",
     "OptionChain",

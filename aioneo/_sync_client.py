@@ -1,0 +1,1012 @@
+"""NeoClient: the threading shell around ``aioneo._core``, twin of ``AsyncNeoClient``.
+
+The same relogin contract (``design.md``) with threads instead of tasks:
+
+1. responses are classified by ``_core._classify.classify`` (one table);
+2. "session expired" for a request sent with epoch *e* goes to
+   ``SessionMachine.on_expired``: retry at once when the epoch is already newer, wait for
+   a login in flight, or lead one;
+3. each session object (``_SyncSession``) carries one ``threading.Lock`` for the login
+   (held only by the leader, around the login's own network calls, never around a
+   protected request), one ``threading.Event`` per login, and a short data lock that
+   guards the ``SessionMachine`` and is never held across I/O, a sleep or user code;
+4. the leader is the thread whose call needed the login: it runs the login itself (no
+   helper thread, no event loop), publishes the outcome on the login's ticket, then sets
+   the event. Each network step of the login is bounded by the time left of
+   ``login_timeout`` (and by ``timeout``); waiters also watch that deadline, so a login
+   whose transport ignores timeouts still ends, for every waiter, with a
+   ``TransientLoginError`` and frees the slot;
+5. the leader's outcome goes to every waiter at once (a copy of the same exception);
+6. no two logins use the same TOTP step;
+7. one relogin per call at most;
+8. calls that start while a login is in flight wait for it.
+
+Fork: a child process gets fresh locks, no in-flight login and new connection pools
+(see :class:`NeoClient`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from datetime import date
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from . import _models as models
+from ._async_client import (
+    DEFAULT_LOGIN_TIMEOUT,
+    DEFAULT_LOGIN_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TIMEOUT,
+    LOGIN_CONNECTIONS,
+    _failure_of,
+    _NoResponse,
+)
+from ._core import _requests as requests
+from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._policy import (
+    Failure,
+    StepKind,
+    after_failure,
+    after_response,
+    error_for,
+    login_error,
+    login_failure,
+    unknown_outcome,
+)
+from ._core._protocol import RequestSpec
+from ._core._ratelimit import RateLimiter
+from ._core._render import render
+from ._core._requests import InstrumentLike, PriceLike, QuantityLike
+from ._core._session import (
+    DEFAULT_LOGIN_COOLDOWN,
+    Action,
+    Decision,
+    LoginTicket,
+    Session,
+    SessionMachine,
+    SessionStats,
+    new_session,
+)
+from ._core._totp import DEFAULT_GUARD, STEP
+from ._credentials import Credentials
+from ._exceptions import ClientClosedError, NeoError, TransientLoginError
+from ._session_info import SessionInfo
+
+__all__ = ["NeoClient"]
+
+logger = logging.getLogger("aioneo")
+
+#: The longest TOTP wait a login plan can ask for (one step plus the boundary guard).
+_MAX_TOTP_WAIT = STEP + DEFAULT_GUARD
+#: How long after the login's own deadline waiters give up on a leader that has not
+#: published (a transport that ignores timeouts); the leader's own timeout fires first.
+LOGIN_GRACE = 1.0
+
+
+def _refuse_inside_event_loop(op: str) -> None:
+    """Raise at once when called from a thread that runs an asyncio event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"NeoClient.{op}() was called from a running asyncio event loop: it would block "
+        "the loop's thread and every task on it. Use AsyncNeoClient in async code, or run "
+        f"the call in a worker thread: await asyncio.to_thread(client.{op}, ...)"
+    )
+
+
+class _SyncSession:
+    """One session: the core machine plus the threading primitives that act on it.
+
+    ``data`` guards ``machine`` and the fields below; it is held for a few statements at
+    a time, never across network I/O, a sleep, a log call or user code (the clock, the
+    TOTP provider, a transport). ``_login_lock`` is held by the leader around the
+    login's network steps only. ``_event`` belongs to the current login (``_ticket``);
+    every login gets a new one, so a finished login's event is never reused.
+    """
+
+    __slots__ = ("_deadline", "_event", "_login_lock", "_ticket", "data", "machine")
+
+    def __init__(self, machine: SessionMachine) -> None:
+        self.machine = machine
+        self.data = threading.Lock()
+        self._login_lock = threading.Lock()
+        self._ticket: LoginTicket | None = None
+        self._event: threading.Event | None = None
+        #: ``time.monotonic()`` after which waiters stop waiting for the current login.
+        self._deadline = 0.0
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: fresh locks; the parent's login in flight is forgotten."""
+        self.data = threading.Lock()
+        self._login_lock = threading.Lock()
+        self._ticket = None
+        self._event = None
+        self.machine.abandon_login()
+
+    def acquire(self, now: float, client: NeoClient) -> tuple[Decision, threading.Event | None]:
+        return self._decide(lambda: self.machine.acquire(now), client)
+
+    def on_expired(
+        self, epoch: int, now: float, client: NeoClient
+    ) -> tuple[Decision, threading.Event | None]:
+        return self._decide(lambda: self.machine.on_expired(epoch, now), client)
+
+    def login_decision(self, client: NeoClient) -> tuple[Decision, threading.Event | None]:
+        return self._decide(self.machine.login_decision, client)
+
+    def _decide(
+        self, ask: Callable[[], Decision], client: NeoClient
+    ) -> tuple[Decision, threading.Event | None]:
+        """Ask the machine under the data lock; a new login gets its event right here,
+        so no waiter can see the ticket before its event exists."""
+        with self.data:
+            decision = ask()
+            event: threading.Event | None = None
+            if decision.action is Action.LEAD:
+                event = self._event = threading.Event()
+                self._ticket = decision.ticket
+                self._deadline = (
+                    time.monotonic() + _MAX_TOTP_WAIT + client._login_timeout + LOGIN_GRACE
+                )
+            elif decision.action is Action.WAIT:
+                assert self._ticket is decision.ticket
+                event = self._event
+        return decision, event
+
+    def follow(
+        self, decision: Decision, event: threading.Event | None, client: NeoClient
+    ) -> Session | None:
+        """Act on a decision; return the session to use, or None to ask again."""
+        action = decision.action
+        if action is Action.SEND:
+            return decision.session
+        if action is Action.RETRY:
+            return None
+        if action is Action.FAIL:
+            assert decision.error is not None
+            raise copy.copy(decision.error)
+        ticket = decision.ticket
+        assert ticket is not None
+        assert event is not None
+        if action is Action.LEAD:
+            self._run_login(ticket, event, client)
+        self._wait(ticket, event, client)
+        if ticket.error is not None:
+            raise copy.copy(ticket.error)
+        return None
+
+    def _wait(self, ticket: LoginTicket, event: threading.Event, client: NeoClient) -> None:
+        while True:
+            with self.data:
+                if ticket.done:
+                    return
+                remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                error = TransientLoginError(
+                    f"login did not finish within login_timeout={client._login_timeout:g} s"
+                )
+                if self.publish(ticket, event, client, error=error):
+                    logger.warning("login abandoned: %s", error)
+                return
+            event.wait(remaining)
+
+    def publish(
+        self,
+        ticket: LoginTicket,
+        event: threading.Event,
+        client: NeoClient,
+        *,
+        session: Session | None = None,
+        error: NeoError | None = None,
+    ) -> bool:
+        """Publish an outcome for ``ticket`` if it is still the current login, then wake
+        its waiters. Returns whether this outcome was the one published."""
+        now, jitter = client._now(), client._random.random()
+        with self.data:
+            current = self.machine.ticket is ticket
+            if current:
+                if session is not None:
+                    self.machine.login_succeeded(ticket, session)
+                else:
+                    assert error is not None
+                    self.machine.login_failed(ticket, error, now, jitter)
+        # Published (above) before anyone is woken (here): a waiter never wakes to an
+        # undecided ticket.
+        event.set()
+        return current
+
+    def set_deadline(self, ticket: LoginTicket, deadline: float) -> None:
+        with self.data:
+            if self.machine.ticket is ticket:
+                self._deadline = deadline
+
+    def _run_login(self, ticket: LoginTicket, event: threading.Event, client: NeoClient) -> None:
+        """Run the login in this (the leader's) thread; every exit path publishes."""
+        try:
+            session = client._login_flow(self, ticket, event)
+        except NeoError as exc:
+            if self.publish(ticket, event, client, error=exc):
+                logger.warning("login failed: %s", exc)
+        except Exception as exc:  # a bug, or an exception from a user-provided transport
+            if client._closed:
+                error: NeoError = ClientClosedError("the client was closed during login")
+            else:
+                logger.exception("login failed unexpectedly")
+                error = TransientLoginError(f"login failed unexpectedly: {type(exc).__name__}")
+            self.publish(ticket, event, client, error=error)
+        except BaseException:  # KeyboardInterrupt, SystemExit: never strand the waiters
+            self.publish(
+                ticket, event, client, error=TransientLoginError("the login was interrupted")
+            )
+            raise
+        else:
+            if session is None:  # published by someone else (close, waiters' deadline)
+                return
+            if self.publish(ticket, event, client, session=session):
+                logger.info(
+                    "logged in: epoch %d, data center %s",
+                    session.epoch,
+                    session.data_center or "?",
+                )
+            else:
+                logger.info("a login finished after it had been abandoned; result discarded")
+
+    def close(self) -> None:
+        """Mark closed; an in-flight login ends for its waiters with ``ClientClosedError``."""
+        with self.data:
+            ticket = self.machine.close()
+            event = self._event
+            if ticket is not None:
+                error = ClientClosedError("the client was closed during login")
+                self.machine.login_failed(ticket, error, 0.0, 0.0)
+        if ticket is not None and event is not None:
+            event.set()
+
+
+# -- fork safety ---------------------------------------------------------------------------
+# One registration for the module (os.register_at_fork cannot unregister); live clients
+# are tracked weakly. Before a fork, every client's data lock is taken, so the child
+# copies each SessionMachine in a consistent state; the child then replaces every lock.
+
+_live: weakref.WeakSet[NeoClient] = weakref.WeakSet()
+_live_lock = threading.Lock()
+_held_for_fork: list[NeoClient] = []
+
+
+def _before_fork() -> None:
+    _live_lock.acquire()
+    _held_for_fork[:] = list(_live)
+    for client in _held_for_fork:
+        client._session.data.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    for client in _held_for_fork:
+        client._session.data.release()
+    _held_for_fork.clear()
+    _live_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _live_lock
+    for client in _held_for_fork:
+        client._after_fork_in_child()
+    _held_for_fork.clear()
+    _live_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX only
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
+
+
+class NeoClient:
+    """Thread-safe blocking client for the Kotak Neo Trade API; twin of ``AsyncNeoClient``.
+
+    >>> with NeoClient(Credentials.from_env()) as neo:  # doctest: +SKIP
+    ...     positions = neo.positions()
+
+    Same methods, arguments, defaults and results as :class:`~aioneo.AsyncNeoClient`
+    (``close`` for ``aclose``, ``with`` for ``async with``). Logs in lazily on the first
+    call (or explicitly with :meth:`login`). When the session dies, any number of threads
+    calling at once cause exactly one login: the thread whose call needed it runs it, the
+    others block until it ends and then replay their calls with the new session; if it
+    fails, every one of them gets the same error as soon as it fails. Calls that fail for
+    good raise a :class:`~aioneo.NeoError` subclass.
+
+    Concurrency: share one client between all threads of a process; no event loop and no
+    helper thread is ever started. Calling a blocking method from a thread that is
+    running an asyncio event loop raises ``RuntimeError`` at once (it would stall the
+    loop, and with it anything the call might wait for): use ``AsyncNeoClient`` there, or
+    ``await asyncio.to_thread(neo.positions)``.
+
+    ``timeout`` bounds each network step of a request (connect, write, read), not the
+    time a call waits in the client's queue, for the rate limiter or for a login run by
+    another thread. ``max_connections`` bounds the requests on the wire; other threads
+    wait their turn. Logins use a separate pool of their own, so a login never queues
+    behind the requests it is rescuing. ``login_timeout`` bounds the login's network
+    steps together (each step gets the time that is left); a login still unfinished a
+    moment after that (a transport that ignores timeouts) is given up by its waiters
+    with ``TransientLoginError``, and its late result is discarded.
+
+    Fork (``os.fork``, ``multiprocessing`` with the fork start method): the child process
+    gets fresh locks, no login in flight (one that was running in the parent is forgotten)
+    and new connection pools, opened on first use; the current session is kept and used
+    if it is still valid, otherwise the child logs in by itself. A ``transport`` you pass
+    is yours and is kept as it is: create the client after forking if it is not
+    fork-safe.
+
+    ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
+    the client-side limiter off. ``transport`` replaces the network (for example
+    ``aioneo.testing.EmulatorServer().transport()``). ``clock`` returns unix time and is
+    used for TOTP codes and session expiry (tests shift it; keep the default otherwise).
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        login_url: str = DEFAULT_LOGIN_URL,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        login_timeout: float = DEFAULT_LOGIN_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        rate_limit: float | None = DEFAULT_RATE_LIMIT,
+        login_cooldown: float = DEFAULT_LOGIN_COOLDOWN,
+        neo_fin_key: str = "neotradeapi",
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise TypeError(
+                f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
+            )
+        if not login_url.startswith(("http://", "https://")):
+            raise ValueError(f"login_url must start with http:// or https://, got {login_url!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(
+                f"timeout must be a positive number of seconds or None, got {timeout!r}"
+            )
+        if not login_timeout > 0:
+            raise ValueError(
+                f"login_timeout must be a positive number of seconds, got {login_timeout!r}"
+            )
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 1
+        ):
+            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
+        self._credentials = credentials
+        self._login_url = login_url.rstrip("/")
+        self._timeout = timeout
+        # Sent as each request's timeout extension: connect, write and read are bounded;
+        # waiting for a pooled connection is not (the semaphore in front bounds that).
+        self._timeout_ext = httpx.Timeout(timeout, pool=None).as_dict()
+        self._login_timeout = login_timeout
+        self._max_connections = max_connections
+        self._neo_fin_key = neo_fin_key
+        self._transport = transport
+        self._clock = clock or time.time
+        self._random = random.Random()
+        self._session = _SyncSession(SessionMachine(login_cooldown=login_cooldown))
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._http: httpx.Client | None = None
+        self._login_http: httpx.Client | None = None
+        self._closed = False
+        with _live_lock:
+            _live.add(self)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent."""
+        self._closed = True
+        self._session.close()
+        for http in (self._http, self._login_http):
+            if http is not None:
+                http.close()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's pools share sockets (and maybe held locks) with the parent: drop
+        # them without closing, a close here could disturb the parent's connections.
+        self._session.reset_after_fork()
+        self._slots = threading.BoundedSemaphore(self._max_connections)
+        self._http = None
+        self._login_http = None
+
+    def _bind(self, op: str) -> httpx.Client:
+        """Refuse event-loop threads and closed clients; open the pools on first use."""
+        _refuse_inside_event_loop(op)
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        http = self._http
+        if http is None:
+            with self._session.data:  # creating a client does no I/O
+                if self._http is None:
+                    self._login_http = httpx.Client(
+                        transport=self._transport,
+                        timeout=httpx.Timeout(self._timeout, pool=None),
+                        limits=httpx.Limits(
+                            max_connections=LOGIN_CONNECTIONS,
+                            max_keepalive_connections=LOGIN_CONNECTIONS,
+                        ),
+                    )
+                    self._http = httpx.Client(
+                        transport=self._transport,
+                        timeout=httpx.Timeout(self._timeout, pool=None),
+                        limits=httpx.Limits(
+                            max_connections=self._max_connections,
+                            max_keepalive_connections=self._max_connections,
+                        ),
+                    )
+                http = self._http
+        return http
+
+    def _now(self) -> float:
+        return self._clock()
+
+    # -- observability ------------------------------------------------------------------
+    @property
+    def stats(self) -> SessionStats:
+        """A snapshot of the relogin counters (logins, coalesced callers, stragglers, ...)."""
+        with self._session.data:
+            return self._session.machine.stats.snapshot()
+
+    @property
+    def session(self) -> SessionInfo | None:
+        """The current session's public facts (no token, no sid), or ``None``."""
+        session = self._session.machine.session
+        return SessionInfo.of(session) if session is not None else None
+
+    @property
+    def credentials(self) -> Credentials:
+        return self._credentials
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        """Use new credentials from the next login on; forgets a cached login failure."""
+        if not isinstance(credentials, Credentials):
+            raise TypeError(
+                f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
+            )
+        self._credentials = credentials
+        with self._session.data:
+            self._session.machine.reset_failures()
+
+    # -- login --------------------------------------------------------------------------
+    def login(self) -> SessionInfo:
+        """Log in now (TOTP step, then MPIN step) and return the new session's facts.
+
+        If a login is already in flight, waits for it instead of starting another. An
+        explicit call clears a cached fatal login error and any cooldown.
+        """
+        self._bind("login")
+        gate = self._session
+        decision, event = gate.login_decision(self)
+        gate.follow(decision, event, self)
+        assert decision.ticket is not None
+        session = decision.ticket.session
+        assert session is not None
+        return SessionInfo.of(session)
+
+    def _login_flow(
+        self, gate: _SyncSession, ticket: LoginTicket, event: threading.Event
+    ) -> Session | None:
+        """The two login steps, in the leader's thread. ``None``: the login was ended by
+        someone else (``close``) while it waited for a fresh TOTP step."""
+        http = self._login_http
+        assert http is not None
+        machine = gate.machine
+        now = self._now()
+        with gate.data:
+            plan = machine.plan_totp(now)
+        gate.set_deadline(ticket, time.monotonic() + plan.wait + self._login_timeout + LOGIN_GRACE)
+        if plan.wait > 0:
+            logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
+            if event.wait(plan.wait):  # set early only when somebody else published
+                return None
+        code = self._credentials.totp_code(plan.at)
+        with gate.data:
+            machine.totp_used(plan.step)
+        consumer_key, mpin = self._credentials._secret_fields()
+        deadline = time.monotonic() + self._login_timeout
+        login_lock = gate._login_lock
+        # Free unless an abandoned login of this client is still stuck on the wire; the
+        # wait for it counts against this login's deadline.
+        if not login_lock.acquire(timeout=self._login_timeout):
+            raise TransientLoginError(
+                "an earlier login of this client is still waiting for the server; "
+                "will try again after a cooldown"
+            )
+        try:
+            view = self._login_step(
+                http,
+                "login",
+                requests.totp_login(
+                    mobile_number=self._credentials.mobile_number,
+                    ucc=self._credentials.ucc,
+                    totp=code,
+                ),
+                consumer_key,
+                ("token", "sid"),
+                deadline=deadline,
+            )
+            trade = self._login_step(
+                http,
+                "validate",
+                requests.totp_validate(mpin=mpin),
+                consumer_key,
+                ("token", "sid", "baseUrl"),
+                deadline=deadline,
+                view_token=str(view["token"]),
+                view_sid=str(view["sid"]),
+            )
+        finally:
+            login_lock.release()
+        with gate.data:
+            epoch = machine.next_epoch()
+        data_center = trade.get("dataCenter")
+        ucc = trade.get("ucc")
+        return new_session(
+            token=str(trade["token"]),
+            sid=str(trade["sid"]),
+            base_url=str(trade["baseUrl"]),
+            epoch=epoch,
+            now=self._now(),
+            data_center=str(data_center) if data_center is not None else None,
+            ucc=str(ucc) if ucc is not None else None,
+        )
+
+    def _login_timed_out(self) -> TransientLoginError:
+        return TransientLoginError(
+            f"login did not finish within login_timeout={self._login_timeout:g} s"
+        )
+
+    def _login_step(
+        self,
+        http: httpx.Client,
+        step: str,
+        spec: RequestSpec,
+        consumer_key: str,
+        require: tuple[str, ...],
+        *,
+        deadline: float,
+        view_token: str | None = None,
+        view_sid: str | None = None,
+    ) -> dict[str, Any]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._login_timed_out()
+        capped = self._timeout is None or remaining < self._timeout
+        step_timeout = remaining if capped or self._timeout is None else self._timeout
+        rendered = render(
+            spec,
+            login_url=self._login_url,
+            base_url=self._login_url,
+            consumer_key=consumer_key,
+            neo_fin_key=self._neo_fin_key,
+            view_token=view_token,
+            view_sid=view_sid,
+        )
+        request = httpx.Request(
+            rendered.method,
+            rendered.url,
+            headers=rendered.headers,
+            content=rendered.content,
+            extensions={"timeout": httpx.Timeout(step_timeout).as_dict()},
+        )
+        try:
+            response = http.send(request)
+        except httpx.TransportError as exc:
+            if capped and isinstance(exc, httpx.TimeoutException):
+                raise self._login_timed_out() from exc
+            raise login_failure(step, _failure_of(exc), self._timeout) from exc
+        result = classify_login(
+            response.status_code, response.content, response.headers, require=require
+        )
+        if result.outcome is not LoginOutcome.SUCCESS:
+            raise login_error(step, result)
+        assert result.data is not None
+        return dict(result.data)
+
+    # -- the protected call -------------------------------------------------------------
+    def _call(self, spec: RequestSpec) -> Any:
+        """Send one protected call under the relogin contract; return the decoded body."""
+        http = self._bind(spec.op)
+        gate = self._session
+        auth_retries = retries = 0
+        while True:
+            failure: Failure | None = None
+            with self._slots:
+                session = self._current_session()
+                if self._limiter is not None:
+                    # Reserved once the session is known (a login wait must not eat the
+                    # schedule); the session is read again after the wait (scenario 5).
+                    with gate.data:
+                        wait = self._limiter.reserve(time.monotonic())
+                    if wait > 0:
+                        time.sleep(wait)
+                        session = self._current_session()
+                try:
+                    response = self._send(http, spec, session)
+                except _NoResponse as exc:
+                    failure = exc.failure
+            if failure is not None:
+                step = after_failure(
+                    spec,
+                    failure,
+                    retries=retries,
+                    jitter=self._random.random(),
+                    timeout=self._timeout,
+                    auth_retries=auth_retries,
+                )
+            else:
+                result = classify(response.status_code, response.content, response.headers)
+                step = after_response(
+                    spec,
+                    result,
+                    auth_retries=auth_retries,
+                    retries=retries,
+                    jitter=self._random.random(),
+                )
+                if step.kind is StepKind.RETURN:
+                    return result.body
+
+            if step.kind is StepKind.RECONCILE:
+                return self._reconcile(spec, step.error)
+            if step.kind is StepKind.RELOGIN:
+                auth_retries += 1
+                decision, event = gate.on_expired(session.epoch, self._now(), self)
+                gate.follow(decision, event, self)
+                continue
+            if step.kind is StepKind.RETRY:
+                retries += 1
+                time.sleep(step.delay)
+                continue
+            assert step.error is not None
+            raise step.error
+
+    def _current_session(self) -> Session:
+        """The session to send with now: waits for, or leads, a login when needed."""
+        gate = self._session
+        while True:
+            decision, event = gate.acquire(self._now(), self)
+            session = gate.follow(decision, event, self)
+            if session is not None:
+                return session
+
+    def _send(self, http: httpx.Client, spec: RequestSpec, session: Session) -> httpx.Response:
+        consumer_key, _ = self._credentials._secret_fields()
+        rendered = render(
+            spec,
+            login_url=self._login_url,
+            base_url=session.base_url,
+            consumer_key=consumer_key,
+            trade_token=session.token,
+            trade_sid=session.sid,
+        )
+        request = httpx.Request(
+            rendered.method,
+            rendered.url,
+            headers=rendered.headers,
+            content=rendered.content,
+            extensions={"timeout": self._timeout_ext},
+        )
+        try:
+            return http.send(request)
+        except httpx.TransportError as exc:
+            if self._closed:
+                raise ClientClosedError("the client was closed during the call") from exc
+            raise _NoResponse(_failure_of(exc)) from exc
+        except RuntimeError as exc:  # httpx refuses to send on a client closed meanwhile
+            if self._closed:
+                raise ClientClosedError("the client was closed during the call") from exc
+            raise
+
+    def _reconcile(self, spec: RequestSpec, error: NeoError | None) -> dict[str, Any]:
+        """A replayed order failed or was refused as a duplicate: look its tag up.
+
+        Found: the first attempt was placed after all; its order number is returned.
+        Not found: ``error`` (the replay's own definite error) is raised, or, for a
+        duplicate-tag refusal, ``OrderOutcomeUnknown``. A failed lookup is "unknown".
+        """
+        assert spec.tag is not None
+        try:
+            order = self.find_order(spec.tag)
+        except NeoError as exc:
+            raise unknown_outcome(spec, f"looking the tag up failed: {exc}") from exc
+        if order is not None:
+            logger.warning(
+                "%s was replayed after a relogin and the order exists: order %s",
+                spec.op,
+                order.order_id,
+            )
+            return {"stat": "Ok", "nOrdNo": order.order_id, "stCode": 200}
+        if error is not None:
+            raise error
+        raise unknown_outcome(
+            spec,
+            "the replay was refused because its tag is already used, yet no order with "
+            "that tag is in the order book",
+        )
+
+    # -- orders ---------------------------------------------------------------------------
+    def place_order(
+        self,
+        *,
+        exchange_segment: str,
+        product: str,
+        price: PriceLike,
+        order_type: str,
+        quantity: QuantityLike,
+        validity: str,
+        trading_symbol: str,
+        transaction_type: str,
+        amo: str = "NO",
+        disclosed_quantity: QuantityLike = "0",
+        trigger_price: PriceLike = "0",
+        tag: str | None = None,
+    ) -> models.OrderResult:
+        """Place an order (``quick/order/rule/ms/place``); the SDK's keyword names.
+
+        Every order carries a tag (``ig``, echoed as ``GuiOrdId``): ``tag`` if given, else a
+        unique one made for this call (``OrderResult.tag``). The request is sent once. It is
+        replayed, once, with the same body and tag, only when the answer proves the order
+        system never saw it (the gateway's "session expired" rejection), after the relogin.
+        If that replay is refused because the tag is already used, the first attempt was
+        placed after all: the order is looked up by tag and returned. Anything that leaves
+        the outcome open (timeout or reset after sending, 5xx, an unreadable answer) raises
+        ``OrderOutcomeUnknown`` with the tag: look the order up with :meth:`find_order`
+        before placing it again.
+        """
+        spec = requests.place_order(
+            exchange_segment=exchange_segment,
+            product=product,
+            price=price,
+            order_type=order_type,
+            quantity=quantity,
+            validity=validity,
+            trading_symbol=trading_symbol,
+            transaction_type=transaction_type,
+            amo=amo,
+            disclosed_quantity=disclosed_quantity,
+            trigger_price=trigger_price,
+            tag=tag,
+        )
+        return models.parse_place_order(self._call(spec), tag=spec.tag)
+
+    def modify_order(
+        self,
+        *,
+        order_id: str,
+        price: PriceLike,
+        order_type: str,
+        quantity: QuantityLike,
+        validity: str,
+        trigger_price: PriceLike = "0",
+        disclosed_quantity: QuantityLike = "0",
+        amo: str = "NO",
+    ) -> models.OrderResult:
+        """Modify an open order (``quick/order/vr/modify``). Same replay rule as orders."""
+        spec = requests.modify_order(
+            order_id=order_id,
+            price=price,
+            order_type=order_type,
+            quantity=quantity,
+            validity=validity,
+            trigger_price=trigger_price,
+            disclosed_quantity=disclosed_quantity,
+            amo=amo,
+        )
+        return models.parse_modify_order(self._call(spec), order_id=order_id)
+
+    def cancel_order(
+        self, order_id: str, *, amo: str = "NO", isVerify: bool = False
+    ) -> models.OrderResult:
+        """Cancel an order (``quick/order/cancel``). ``isVerify`` is kept for SDK callers."""
+        spec = requests.cancel_order(order_id, amo=amo, isVerify=isVerify)
+        return models.parse_cancel_order(self._call(spec), order_id=order_id)
+
+    def find_order(self, tag: str) -> models.Order | None:
+        """The order placed with ``tag``, from the order book, or ``None``.
+
+        Kotak rewrites ``GuiOrdId`` on modify and cancel, keeping the original tag as a
+        prefix, so an exact match is preferred and a prefix match accepted; among several
+        prefix matches the order whose ``GuiOrdId`` is shortest (least rewritten) wins.
+        """
+        if not isinstance(tag, str) or not tag.strip():
+            raise ValueError(f"tag must be a non-empty str, got {tag!r}")
+        orders = self.order_report()
+        exact = [o for o in orders if o.tag == tag]
+        if exact:
+            return exact[0]
+        prefixed = [o for o in orders if o.tag is not None and o.tag.startswith(tag)]
+        return min(prefixed, key=lambda o: len(o.tag or "")) if prefixed else None
+
+    # -- reports --------------------------------------------------------------------------
+    def order_report(self, order_id: str | None = None) -> list[models.Order]:
+        """The order book, or the rows of one order when ``order_id`` is given."""
+        return models.parse_order_report(self._call(requests.order_report(order_id)))
+
+    def order_history(self, order_id: str) -> list[models.OrderHistoryEntry]:
+        """Every state of one order, newest first (``quick/order/history``)."""
+        return models.parse_order_history(self._call(requests.order_history(order_id)))
+
+    def trade_report(self) -> list[models.Trade]:
+        """The day's fills (``quick/user/trades``)."""
+        return models.parse_trade_report(self._call(requests.trade_report()))
+
+    # -- portfolio and funds ----------------------------------------------------------------
+    def positions(self) -> list[models.Position]:
+        """Open positions of the day (``portfolio/v2/positions``)."""
+        return models.parse_positions(self._call(requests.positions()))
+
+    def holdings(self) -> list[models.Holding]:
+        """Long-term holdings (``portfolio/v1/holdings``)."""
+        return models.parse_holdings(self._call(requests.holdings()))
+
+    def limits(
+        self, segment: str = "ALL", exchange: str = "ALL", product: str = "ALL"
+    ) -> models.Limits:
+        """Funds and margin limits (``quick/user/limits``)."""
+        return models.parse_limits(
+            self._call(requests.limits(segment=segment, exchange=exchange, product=product))
+        )
+
+    def margin_required(
+        self,
+        *,
+        exchange_segment: str,
+        price: PriceLike,
+        order_type: str,
+        product: str,
+        quantity: QuantityLike,
+        instrument_token: str | int,
+        transaction_type: str,
+        trigger_price: PriceLike | None = None,
+        broker_name: str = "KOTAK",
+        branch_id: str = "ONLINE",
+        stop_loss_type: str | None = None,
+        stop_loss_value: PriceLike | None = None,
+        square_off_type: str | None = None,
+        square_off_value: PriceLike | None = None,
+        trailing_stop_loss: str | None = None,
+        trailing_sl_value: PriceLike | None = None,
+    ) -> models.MarginRequirement:
+        """The margin an order would need (``quick/user/check-margin``). A read."""
+        spec = requests.margin_required(
+            exchange_segment=exchange_segment,
+            price=price,
+            order_type=order_type,
+            product=product,
+            quantity=quantity,
+            instrument_token=instrument_token,
+            transaction_type=transaction_type,
+            trigger_price=trigger_price,
+            broker_name=broker_name,
+            branch_id=branch_id,
+            stop_loss_type=stop_loss_type,
+            stop_loss_value=stop_loss_value,
+            square_off_type=square_off_type,
+            square_off_value=square_off_value,
+            trailing_stop_loss=trailing_stop_loss,
+            trailing_sl_value=trailing_sl_value,
+        )
+        return models.parse_margin_required(self._call(spec))
+
+    # -- market data ------------------------------------------------------------------------
+    def scrip_master(self) -> models.ScripMasterPaths:
+        """The URLs of today's scrip-master CSV files (``for_segment`` picks one)."""
+        return models.parse_scrip_master(self._call(requests.scrip_master()))
+
+    def quotes(
+        self, instrument_tokens: Sequence[InstrumentLike], *, quote_type: str = "all"
+    ) -> list[models.Quote]:
+        """Quotes for instruments (``"nse_cm|11536"`` or the SDK's dicts), in order.
+
+        More than 50 instruments (Kotak's per-call cap) are split into several calls, sent
+        one after another through the rate limiter; the results are concatenated.
+        """
+        result: list[models.Quote] = []
+        for spec in requests.quotes(instrument_tokens, quote_type=quote_type):
+            result.extend(models.parse_quotes(self._call(spec)))
+        return result
+
+    def expiries(
+        self, *, exchange: str, underlying: str, instrument_type: str | None = None
+    ) -> list[date]:
+        """Expiry dates of an underlying, ascending."""
+        spec = requests.expiries(
+            exchange=exchange, underlying=underlying, instrument_type=instrument_type
+        )
+        return models.parse_expiries(self._call(spec))
+
+    def option_chain(
+        self,
+        *,
+        exchange: str,
+        underlying: str,
+        expiry: str | date | None = None,
+        instrument_type: str | None = None,
+        count: int | None = None,
+    ) -> models.OptionChain:
+        """The option chain of an underlying (nearest expiry when ``expiry`` is omitted)."""
+        spec = requests.option_chain(
+            exchange=exchange,
+            underlying=underlying,
+            expiry=expiry,
+            instrument_type=instrument_type,
+            count=count,
+        )
+        return models.parse_option_chain(self._call(spec))
+
+    def historical_data(
+        self, *, neosymbol: str, interval: str, from_date: str | date, to_date: str | date
+    ) -> list[models.Candle]:
+        """Candles for ``neosymbol`` (``seg|token``) between two dates, per ``interval``."""
+        spec = requests.historical_data(
+            neosymbol=neosymbol, interval=interval, from_date=from_date, to_date=to_date
+        )
+        return models.parse_historical_data(self._call(spec))
+
+    # -- session ----------------------------------------------------------------------------
+    def whatsmyip(self) -> models.ClientIp:
+        """The IP address Kotak sees for this client (orders must come from a whitelisted one)."""
+        return models.parse_whatsmyip(self._call(requests.whatsmyip()))
+
+    def logout(self) -> None:
+        """End the session on the server (the SDK only forgets it locally); idempotent.
+
+        Without a live session nothing is sent. A "session expired" answer counts as logged
+        out. The next call after a logout logs in again.
+        """
+        http = self._bind("logout")
+        gate = self._session
+        machine = gate.machine
+        with gate.data:
+            session = machine.session
+            if session is None or machine.ticket is not None or session.epoch <= machine.dead_epoch:
+                machine.logged_out()
+                return
+        spec = requests.logout()
+        try:
+            response = self._send(http, spec, session)
+        except _NoResponse as exc:
+            step = after_failure(
+                spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
+            )
+            assert step.error is not None
+            raise step.error from None
+        result = classify(response.status_code, response.content, response.headers)
+        if result.outcome not in (Outcome.SUCCESS, Outcome.SESSION_EXPIRED):
+            raise error_for(spec, result)
+        with gate.data:
+            machine.logged_out()
+        logger.info("logged out")
