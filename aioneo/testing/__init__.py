@@ -2,14 +2,17 @@
 
 ::
 
-    from aioneo.testing import Emulator
+    from aioneo.testing import Emulator, EmulatorServer
 
     emu = Emulator()                      # in-process, for async tests
     async with httpx.AsyncClient(transport=emu.transport()) as http:
         ...                               # emu.login_url, emu.base_url, emu.credentials
 
-    with EmulatorServer() as server:      # on loopback, for sync tests and benchmarks
-        ...                               # server.url
+    with EmulatorServer() as server:      # on loopback, for threads, processes, benchmarks
+        ...                               # server.url; server.transport() for sync clients
+
+    # The official SDK, unchanged: its fixed hosts are routed to the emulator.
+    NeoAPI(consumer_key=..., transport=server.transport())
 
     $ python -m aioneo.testing serve --port 0   # first line: JSON with url and credentials
 

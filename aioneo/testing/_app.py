@@ -363,6 +363,23 @@ class Emulator:
     ``exp``, expiry decisions, the rate limiter and the trading domain's timestamps; a
     test can pass a fake one. ``seed`` makes tokens, sids and order numbers reproducible.
 
+    What a request gets when something is wrong (before the endpoint itself answers):
+
+    ==========================================  ==============================================
+    consumer key missing / wrong                401 ``{"code": "900902" / "900901", ...}``
+    token missing                               ``expiry_status``, ``900902`` envelope
+    token unknown, expired, revoked, wrong sid  ``expiry_status``, ``900901`` envelope
+    over the rate limit                         429 ``{"code": "900800", ...}``, ``Retry-After``
+    login body not JSON, field missing/blank    400 ``{"error": [{"code": "400", ...}]}``
+    wrong UCC, mobile, TOTP (or replay), MPIN   ``login_error_style``: ``{"stCode", "errMsg",
+                                                "status": "failure"}``
+    ``jData`` missing, not JSON, not an object  400 ``{"stCode": 5202, "errMsg", "stat"}``
+    unknown path / wrong method                 404 / 405
+    ==========================================  ==============================================
+
+    Login error ``stCode`` values (Kotak documents none): 10002 invalid TOTP, 10003 TOTP
+    step already used, 10004 invalid MPIN, 10005 invalid UCC, 10006 invalid mobile number.
+
     Thread safety: every method may be called from any thread while the app serves
     requests on its event loop.
     """
