@@ -6,6 +6,13 @@ long to wait for it, so callers are served in the order they asked, in O(1), wit
 timer and no background task. A burst of up to ``burst`` requests passes at once after a
 quiet period. Logins are not counted: a login must never queue behind the requests it is
 rescuing.
+
+Headroom: the steady rate is exactly ``rate``, but the default burst is only half a
+second's worth. The server's bucket (one second's worth, as far as anyone knows) then
+keeps half its tokens as slack, which absorbs arrival jitter: requests that leave on
+schedule but arrive bunched (a slow first burst, a queue in a proxy) do not meet a 429. A
+429 on an order is not retried, so avoiding it matters more than the last half-second
+of burst.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ class RateLimiter:
                 f"rate_limit must be a positive number of requests per second or None, got {rate!r}"
             )
         self.rate = float(rate)
-        self.burst = max(1, int(rate) if burst is None else burst)
+        self.burst = max(1, int(rate) // 2 if burst is None else burst)
         self._interval = 1.0 / self.rate
         self._tolerance = self._interval * (self.burst - 1)
         self._tat = float("-inf")

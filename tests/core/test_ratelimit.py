@@ -7,8 +7,15 @@ import pytest
 from aioneo._core._ratelimit import RateLimiter
 
 
-def test_burst_then_paced() -> None:
+def test_default_burst_is_half_a_second() -> None:
     limiter = RateLimiter(10)
+    waits = [limiter.reserve(0.0) for _ in range(7)]
+    assert waits[:5] == [0.0] * 5
+    assert waits[5] == pytest.approx(0.1)
+
+
+def test_burst_then_paced() -> None:
+    limiter = RateLimiter(10, burst=10)
     waits = [limiter.reserve(100.0) for _ in range(30)]
     assert waits[:10] == [0.0] * 10
     assert waits[10] == pytest.approx(0.1)
