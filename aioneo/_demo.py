@@ -1,0 +1,327 @@
+"""``python -m aioneo demo``: a relogin storm against the built-in emulator, measured.
+
+What it does, in order:
+
+1. starts the emulator (:mod:`aioneo.testing`) on a loopback port, in a background thread
+   of this process, with Kotak's documented login latency (login 367 ms, validate 134 ms)
+   and 20 ms for every other call;
+2. **coroutines**: one :class:`~aioneo.AsyncNeoClient` logs in, the emulator expires the
+   session, and 1,000 coroutines call ``positions()`` at once;
+3. **threads**: one :class:`~aioneo.NeoClient` does the same with 64 threads;
+4. prints logins per expiry event (as the emulator counted them), calls that succeeded and
+   the time from the expiry until the last call returned.
+
+Why loopback and not in-process: the thread half needs a real socket (``NeoClient`` is
+built on ``httpx.Client``, which cannot call an ASGI app in-process), and one emulator for
+both halves keeps the figures comparable; a background thread rather than a second process,
+so that the emulator and the clients can share one clock (below).
+
+Clock: every relogin needs a TOTP code of a 30 s step that no earlier login used (the
+emulator, like RFC 6238 servers, rejects a replayed code), so a real-time run would wait up
+to 30 s per storm. The emulator and the clients share a :class:`StepClock` instead: real
+time plus an offset that jumps to the next TOTP step before each expiry, as
+``tests/client/conftest.py`` does. Login latency stays real.
+
+The client-side rate limiter is off (``rate_limit=None``): at Kotak's 10 requests/s per
+session, 1,000 calls would take 100 s, and the demo is about the relogin, not the limiter.
+Calls beyond ``max_connections`` (10) queue inside the client, so the storm's retries take
+``ceil(callers / 10)`` round trips after the one login.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from ._async_client import DEFAULT_MAX_CONNECTIONS, AsyncNeoClient
+from ._core._totp import STEP
+from ._credentials import Credentials
+from ._exceptions import NeoError
+from ._sync_client import NeoClient
+from .testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer
+
+__all__ = [
+    "DEMO_COROUTINES",
+    "DEMO_LATENCY",
+    "DEMO_THREADS",
+    "DemoResult",
+    "StepClock",
+    "StormResult",
+    "run_demo",
+    "start_server",
+]
+
+DEMO_COROUTINES = 1000
+DEMO_THREADS = 64
+#: Seconds added by the emulator per endpoint: Kotak's documented login and validate
+#: averages, 20 ms for everything else.
+DEMO_LATENCY: dict[str, float] = {
+    **dict.fromkeys(KOTAK_LATENCY, 0.02),
+    "login": KOTAK_LATENCY["login"],
+    "validate": KOTAK_LATENCY["validate"],
+}
+
+
+class StepClock:
+    """Unix time that runs with the real clock but can jump to the next TOTP step.
+
+    Shared by the emulator and the clients (``clock=``), so a relogin never waits for a
+    fresh 30 s step. Thread-safe: reads and jumps are single attribute operations.
+    """
+
+    def __init__(self, *, into_step: float = 5.0) -> None:
+        self._offset = 0.0
+        self.next_step(into_step=into_step)
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def next_step(self, *, into_step: float = 5.0) -> None:
+        """Jump to ``into_step`` seconds into the next 30 s TOTP step."""
+        now = self()
+        self._offset += (int(now // STEP) + 1) * STEP + into_step - now
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StormResult:
+    """One storm: ``callers`` calls after one expiry event.
+
+    ``logins``: login requests the emulator saw during the storm (one is the goal);
+    ``succeeded``: calls that returned a result; ``seconds``: from the expiry until the
+    last call returned.
+    """
+
+    callers: int
+    logins: int
+    succeeded: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, int | float]:
+        return {
+            "callers": self.callers,
+            "logins": self.logins,
+            "succeeded": self.succeeded,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DemoResult:
+    async_storm: StormResult
+    thread_storm: StormResult
+
+    @property
+    def ok(self) -> bool:
+        """Exactly one login per expiry event, in both storms."""
+        return self.async_storm.logins == 1 and self.thread_storm.logins == 1
+
+    def as_dict(self) -> dict[str, dict[str, int | float]]:
+        return {"async": self.async_storm.as_dict(), "threads": self.thread_storm.as_dict()}
+
+
+def start_server(emulator: Emulator) -> EmulatorServer:
+    """Start ``emulator`` on a free loopback port in a background thread.
+
+    Sets ``TCP_NODELAY`` on the listening socket (accepted sockets inherit it on Linux and
+    macOS): without it, a response written in two parts waits for the client's delayed
+    ACK, about 40 ms per request on Linux loopback.
+    """
+    server = EmulatorServer(emulator)
+    sock = server.bind()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return server.start()
+
+
+class _Progress:
+    """Prints "done/total" lines at each quarter; thread-safe."""
+
+    def __init__(self, label: str, total: int, out: TextIO | None) -> None:
+        self._label = label
+        self._total = total
+        self._out = out
+        self._done = 0
+        self._next = 1
+        self._lock = threading.Lock()
+        self.started = time.perf_counter()
+
+    def tick(self) -> None:
+        with self._lock:
+            self._done += 1
+            if self._out is None or self._done * 4 < self._next * self._total:
+                return
+            self._next += 1
+            elapsed = time.perf_counter() - self.started
+            print(
+                f"[{self._label}]   {self._done:>5}/{self._total} calls done after {elapsed:.2f} s",
+                file=self._out,
+                flush=True,
+            )
+
+
+def _say(out: TextIO | None, text: str) -> None:
+    if out is not None:
+        print(text, file=out, flush=True)
+
+
+async def _async_storm(
+    server: EmulatorServer,
+    credentials: Credentials,
+    clock: StepClock,
+    callers: int,
+    out: TextIO | None,
+) -> StormResult:
+    emulator = server.emulator
+    async with AsyncNeoClient(
+        credentials, login_url=server.url, rate_limit=None, clock=clock
+    ) as neo:
+        info = await neo.login()
+        await asyncio.gather(*(neo.positions() for _ in range(DEFAULT_MAX_CONNECTIONS)))
+        _say(out, f"[async] logged in (epoch {info.epoch}), connections warm")
+        clock.next_step()
+        before = emulator.counters.login_attempts
+        emulator.expire_sessions()
+        _say(out, f"[async] session expired: {callers} coroutines call positions() at once")
+        progress = _Progress("async", callers, out)
+
+        async def call() -> bool:
+            try:
+                await neo.positions()
+            except NeoError:
+                return False
+            finally:
+                progress.tick()
+            return True
+
+        started = time.perf_counter()
+        outcomes = await asyncio.gather(*(call() for _ in range(callers)))
+        seconds = time.perf_counter() - started
+        logins = emulator.counters.login_attempts - before
+        _say(out, f"[async] client stats: {neo.stats}")
+    return StormResult(callers, logins, sum(outcomes), seconds)
+
+
+def _thread_storm(
+    server: EmulatorServer,
+    credentials: Credentials,
+    clock: StepClock,
+    callers: int,
+    out: TextIO | None,
+) -> StormResult:
+    emulator = server.emulator
+    clock.next_step()  # the first login of this new client needs a step of its own
+    with NeoClient(credentials, login_url=server.url, rate_limit=None, clock=clock) as neo:
+        info = neo.login()
+        neo.positions()
+        _say(out, f"[threads] logged in (epoch {info.epoch})")
+        clock.next_step()
+        before = emulator.counters.login_attempts
+        emulator.expire_sessions()
+        _say(out, f"[threads] session expired: {callers} threads call positions() at once")
+        progress = _Progress("threads", callers, out)
+        outcomes: list[bool] = []
+        lock = threading.Lock()
+        start_times: list[float] = []
+        barrier = threading.Barrier(callers, action=lambda: start_times.append(time.perf_counter()))
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                neo.positions()
+                ok = True
+            except NeoError:
+                ok = False
+            with lock:
+                outcomes.append(ok)
+            progress.tick()
+
+        threads = [threading.Thread(target=call, name=f"demo-caller-{i}") for i in range(callers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - start_times[0]
+        logins = emulator.counters.login_attempts - before
+        _say(out, f"[threads] client stats: {neo.stats}")
+    return StormResult(callers, logins, sum(outcomes), seconds)
+
+
+def _table(result: DemoResult) -> str:
+    from ._cli import render_table
+
+    header = ("fan-out", "callers", "logins per expiry event", "calls succeeded", "time to recover")
+    rows = [
+        (
+            name,
+            str(storm.callers),
+            str(storm.logins),
+            f"{storm.succeeded}/{storm.callers}",
+            f"{storm.seconds:.2f} s",
+        )
+        for name, storm in (
+            ("coroutines (AsyncNeoClient)", result.async_storm),
+            ("threads (NeoClient)", result.thread_storm),
+        )
+    ]
+    return render_table(header, rows)
+
+
+def run_demo(
+    *,
+    callers: int = DEMO_COROUTINES,
+    threads: int = DEMO_THREADS,
+    out: TextIO | None = None,
+    clock: Callable[[], float] | None = None,
+) -> DemoResult:
+    """Run both storms against a fresh loopback emulator; print progress to ``out``.
+
+    ``clock`` is for tests; by default a fresh :class:`StepClock`.
+    """
+    step_clock = clock if isinstance(clock, StepClock) else StepClock()
+    config = EmulatorConfig(rate_limit=None, latency=DEMO_LATENCY)
+    emulator = Emulator(config, clock=step_clock)
+    demo = emulator.credentials
+    credentials = Credentials(
+        demo.consumer_key, demo.mobile_number, demo.ucc, demo.mpin, totp_secret=demo.totp_secret
+    )
+    server = start_server(emulator)
+    try:
+        _say(
+            out,
+            f"aioneo demo: relogin storms against the Kotak Neo emulator at {server.url}\n"
+            "  emulator: loopback, background thread; latency login 367 ms, validate 134 ms,\n"
+            "  every other call 20 ms; clients: rate limiter off, max_connections="
+            f"{DEFAULT_MAX_CONNECTIONS}",
+        )
+        async_storm = asyncio.run(_async_storm(server, credentials, step_clock, callers, out))
+        thread_storm = _thread_storm(server, credentials, step_clock, threads, out)
+    finally:
+        server.stop()
+    return DemoResult(async_storm, thread_storm)
+
+
+def main(*, callers: int, threads: int, as_json: bool) -> int:
+    """The ``demo`` command: 0 when every storm cost exactly one login, else 1."""
+    out = None if as_json else sys.stdout
+    result = run_demo(callers=callers, threads=threads, out=out)
+    if as_json:
+        print(json.dumps(result.as_dict()))
+    else:
+        ideal = DEMO_LATENCY["login"] + DEMO_LATENCY["validate"] + DEMO_LATENCY["positions"]
+        print()
+        print(_table(result))
+        print()
+        print(
+            f"Ideal recovery is one login plus one round trip (about {ideal:.2f} s here);\n"
+            f"calls beyond max_connections={DEFAULT_MAX_CONNECTIONS} queue inside the client,"
+            " so the retries\ntake about callers/10 round trips of 20 ms after the login."
+        )
+        if not result.ok:
+            print("FAILED: expected exactly one login per expiry event.")
+    return 0 if result.ok else 1
