@@ -79,7 +79,6 @@ from ._core._session import (
     SessionStats,
     new_session,
 )
-from ._core._totp import DEFAULT_GUARD, STEP
 from ._credentials import Credentials
 from ._exceptions import ClientClosedError, NeoError, TransientLoginError
 from ._session_info import SessionInfo
@@ -88,8 +87,6 @@ __all__ = ["NeoClient"]
 
 logger = logging.getLogger("aioneo")
 
-#: The longest TOTP wait a login plan can ask for (one step plus the boundary guard).
-_MAX_TOTP_WAIT = STEP + DEFAULT_GUARD
 #: How long after the login's own deadline waiters give up on a leader that has not
 #: published (a transport that ignores timeouts); the leader's own timeout fires first.
 LOGIN_GRACE = 1.0
@@ -138,30 +135,32 @@ class _SyncSession:
         self.machine.abandon_login()
 
     def acquire(self, now: float, client: NeoClient) -> tuple[Decision, threading.Event | None]:
-        return self._decide(lambda: self.machine.acquire(now), client)
+        return self._decide(lambda: self.machine.acquire(now), now, client)
 
     def on_expired(
         self, epoch: int, now: float, client: NeoClient
     ) -> tuple[Decision, threading.Event | None]:
-        return self._decide(lambda: self.machine.on_expired(epoch, now), client)
+        return self._decide(lambda: self.machine.on_expired(epoch, now), now, client)
 
-    def login_decision(self, client: NeoClient) -> tuple[Decision, threading.Event | None]:
-        return self._decide(self.machine.login_decision, client)
+    def login_decision(
+        self, now: float, client: NeoClient
+    ) -> tuple[Decision, threading.Event | None]:
+        return self._decide(self.machine.login_decision, now, client)
 
     def _decide(
-        self, ask: Callable[[], Decision], client: NeoClient
+        self, ask: Callable[[], Decision], now: float, client: NeoClient
     ) -> tuple[Decision, threading.Event | None]:
-        """Ask the machine under the data lock; a new login gets its event right here,
-        so no waiter can see the ticket before its event exists."""
+        """Ask the machine under the data lock; a new login gets its event and its
+        deadline right here, so no waiter can see the ticket before they exist."""
         with self.data:
             decision = ask()
             event: threading.Event | None = None
             if decision.action is Action.LEAD:
                 event = self._event = threading.Event()
                 self._ticket = decision.ticket
-                self._deadline = (
-                    time.monotonic() + _MAX_TOTP_WAIT + client._login_timeout + LOGIN_GRACE
-                )
+                # The leader plans the same TOTP wait and refines this (set_deadline).
+                wait = self.machine.plan_totp(now).wait
+                self._deadline = time.monotonic() + wait + client._login_timeout + LOGIN_GRACE
             elif decision.action is Action.WAIT:
                 assert self._ticket is decision.ticket
                 event = self._event
@@ -190,6 +189,8 @@ class _SyncSession:
         return None
 
     def _wait(self, ticket: LoginTicket, event: threading.Event, client: NeoClient) -> None:
+        """Until the login's outcome is published, or its deadline has passed: then give
+        it up for everyone (its leader is stuck in a transport that ignores timeouts)."""
         while True:
             with self.data:
                 if ticket.done:
@@ -342,9 +343,16 @@ class NeoClient:
     another thread. ``max_connections`` bounds the requests on the wire; other threads
     wait their turn. Logins use a separate pool of their own, so a login never queues
     behind the requests it is rescuing. ``login_timeout`` bounds the login's network
-    steps together (each step gets the time that is left); a login still unfinished a
-    moment after that (a transport that ignores timeouts) is given up by its waiters
-    with ``TransientLoginError``, and its late result is discarded.
+    steps together (each step gets the time that is left; a wait for a fresh TOTP step
+    comes first and is not counted). A login still unfinished a moment after that (a
+    transport that ignores timeouts) is given up by its waiters with
+    ``TransientLoginError``, the slot is freed, and its late result is discarded.
+
+    A blocking call cannot be cancelled. A caller that stops waiting for one (say, a
+    ``future.result(timeout=...)`` that expires) leaves that call running in its thread:
+    it finishes on its own, and a login it leads completes and serves everyone.
+    ``close()`` ends the waits of calls blocked on a login with ``ClientClosedError`` at
+    once; the thread running that login returns when its current network step ends.
 
     Fork (``os.fork``, ``multiprocessing`` with the fork start method): the child process
     gets fresh locks, no login in flight (one that was running in the parent is forgotten)
@@ -509,7 +517,7 @@ class NeoClient:
         """
         self._bind("login")
         gate = self._session
-        decision, event = gate.login_decision(self)
+        decision, event = gate.login_decision(self._now(), self)
         gate.follow(decision, event, self)
         assert decision.ticket is not None
         session = decision.ticket.session

@@ -33,6 +33,7 @@ from aioneo import (
     ClientClosedError,
     FatalLoginError,
     NeoClient,
+    RateLimitError,
     SessionExpiredError,
     TransientLoginError,
 )
@@ -710,3 +711,55 @@ def test_46_counters_are_exact(
     assert stats.stragglers == 0
     assert stats.cooldown_hits == 0
     assert emulator.counters.logins == 2
+
+
+# -- client-side bounds ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+def test_rate_limiter_keeps_threads_under_the_server_limit(
+    make_client: MakeClient, emulator: Emulator
+) -> None:
+    emulator.configure(rate_limit=10)
+    client = make_client(rate_limit=10, max_connections=25)
+    results = run_threads(25, client.positions)
+    assert all(isinstance(r, list) for r in results)
+    assert emulator.counters.rate_limited == 0
+    assert emulator.counters.requests["positions"] == 25
+
+
+@pytest.mark.timeout(20)
+def test_max_connections_bounds_the_requests_on_the_wire(
+    make_client: MakeClient, transport: SyncGateTransport
+) -> None:
+    client = make_client(max_connections=5)
+    client.login()
+    slots = client._slots = CountingSemaphore(client._slots)  # type: ignore[assignment]
+    gate = transport.gate("positions")
+    calls = Threads(20, client.positions)
+    gate.until_waiting(5)
+    wait_for(lambda: slots.waiting == 15, what="15 calls queued for a slot")
+    assert gate.waiting == 5
+    gate.release()
+    assert all(isinstance(r, list) for r in calls.join(5))
+    assert transport.max_in_flight["positions"] == 5
+
+
+@pytest.mark.timeout(20)
+def test_orders_are_never_retried_on_429(client: NeoClient, emulator: Emulator) -> None:
+    client.login()
+    emulator.inject_fault("place_order", "http_429", count=1)
+    with pytest.raises(RateLimitError) as caught:
+        client.place_order(
+            exchange_segment="nse_cm",
+            product="CNC",
+            price="0",
+            order_type="MKT",
+            quantity=1,
+            validity="DAY",
+            trading_symbol="ITBEES-EQ",
+            transaction_type="B",
+        )
+    assert caught.value.retry_after is not None
+    assert emulator.counters.requests["place_order"] == 1
+    assert emulator.counters.orders_by_tag == {}
