@@ -522,6 +522,10 @@ def test_28_called_from_a_running_event_loop_is_a_clear_error(client: NeoClient)
     assert client.stats.logins == 1
 
 
+# Python 3.12+ warns that forking a process with threads may deadlock: that is the point.
+FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
+
+
 def _child_call(client: NeoClient, out: Any) -> None:
     gate = client._session
     report: dict[str, Any] = {
@@ -558,6 +562,7 @@ def _in_child(client: NeoClient, after_fork: Callable[[], None] = lambda: None) 
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.filterwarnings(FORK_WARNING)
 def test_30_fork_during_a_login_gives_the_child_a_clean_slot(
     make_client: MakeClient, emulator: Emulator, clock: StepClock
 ) -> None:
@@ -585,6 +590,7 @@ def test_30_fork_during_a_login_gives_the_child_a_clean_slot(
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.filterwarnings(FORK_WARNING)
 def test_30_fork_after_login_reuses_the_session(
     make_client: MakeClient, emulator: Emulator
 ) -> None:
