@@ -5,6 +5,7 @@ private. ``aioneo.testing`` (the emulator) is the other public package.
 """
 
 from ._async_client import AsyncNeoClient
+from ._core._persist import StoredSession
 from ._core._session import SessionStats
 from ._credentials import Credentials
 from ._exceptions import (
@@ -19,10 +20,12 @@ from ._exceptions import (
     NeoError,
     OrderOutcomeUnknown,
     RateLimitError,
+    ReloginLoopError,
     RequestTimeoutError,
     ServerError,
     SessionError,
     SessionExpiredError,
+    SessionStoreError,
     StatusError,
     TransientLoginError,
     TransportError,
@@ -54,6 +57,7 @@ from ._models import (
     Validity,
 )
 from ._session_info import SessionInfo
+from ._stores import FileSessionStore, MemorySessionStore, RedisSessionStore, SessionStore
 from ._sync_client import NeoClient
 from ._version import __version__
 
@@ -71,12 +75,14 @@ __all__ = [
     "DepthLevel",
     "ExchangeSegment",
     "FatalLoginError",
+    "FileSessionStore",
     "FutureChainRow",
     "Holding",
     "InvalidResponseError",
     "Limits",
     "LoginError",
     "MarginRequirement",
+    "MemorySessionStore",
     "NeoClient",
     "NeoError",
     "Ohlc",
@@ -92,6 +98,8 @@ __all__ = [
     "Product",
     "Quote",
     "RateLimitError",
+    "RedisSessionStore",
+    "ReloginLoopError",
     "RequestTimeoutError",
     "ScripMasterPaths",
     "ServerError",
@@ -99,7 +107,10 @@ __all__ = [
     "SessionExpiredError",
     "SessionInfo",
     "SessionStats",
+    "SessionStore",
+    "SessionStoreError",
     "StatusError",
+    "StoredSession",
     "Trade",
     "TransactionType",
     "TransientLoginError",

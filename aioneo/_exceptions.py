@@ -18,7 +18,10 @@
     │   ├── LoginError                the login itself failed
     │   │   ├── FatalLoginError       wrong MPIN / TOTP secret / UCC: never retried by itself
     │   │   └── TransientLoginError   timeout, 5xx, 424, 429: retried after a cooldown
-    │   └── SessionExpiredError       still "session expired" right after a fresh login
+    │   ├── SessionExpiredError       still "session expired" right after a fresh login
+    │   ├── ReloginLoopError          logins keep ending each other (another login on the
+    │   │                             account): automatic logins paused (.retry_in)
+    │   └── SessionStoreError         the session store cannot be read, locked or trusted
     ├── OrderOutcomeUnknown           an order may or may not exist (.tag, .request)
     └── ClientClosedError             the client was closed while the call waited
 
@@ -48,10 +51,12 @@ __all__ = [
     "NeoError",
     "OrderOutcomeUnknown",
     "RateLimitError",
+    "ReloginLoopError",
     "RequestTimeoutError",
     "ServerError",
     "SessionError",
     "SessionExpiredError",
+    "SessionStoreError",
     "StatusError",
     "TransientLoginError",
     "TransportError",
@@ -207,6 +212,35 @@ class TransientLoginError(LoginError):
 
 class SessionExpiredError(SessionError):
     """The server still said "session expired" after a fresh login (no relogin loop)."""
+
+
+class ReloginLoopError(SessionError):
+    """Logins keep ending each other: automatic logins are paused for ``retry_in`` seconds.
+
+    Raised instead of logging in again when this client already had to log in again
+    ``max_relogins`` times within ``relogin_window`` seconds because the server kept
+    saying "session expired". The usual cause is another process or device logging in
+    with the same account while Kotak keeps one session per account, so each login ends
+    the other's session (a ping-pong). Share one session store between the processes
+    (``FileSessionStore``, ``RedisSessionStore``) or stop the other login. An explicit
+    ``login()`` is still allowed.
+    """
+
+    def __init__(
+        self, message: str, *, retry_in: float = 0.0, endpoint: str | None = "login"
+    ) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.retry_in = retry_in
+
+
+class SessionStoreError(SessionError):
+    """The session store could not be read, written or locked, or was refused as unsafe.
+
+    A file that is corrupted, readable by other users or owned by another user is
+    refused, never used. The message names the store and the problem, never a token or
+    sid. The client does not log in without the store's lock when the store fails: that
+    is what the store exists to prevent.
+    """
 
 
 class OrderOutcomeUnknown(NeoError):

@@ -28,10 +28,26 @@ The relogin contract (``design.md``) in terms of this machine:
   ``Retry-After``, during which requests fail fast with that error instead of hammering
   the login host. The first call after the cooldown leads a new login. A success clears
   both (scenario 16).
+* Proactive refresh (``refresh_ahead``, off unless the shell asks; policy in
+  ``_refresh.py``): when the current session is due, :meth:`acquire` answers ``SEND``
+  *with* a ticket: the shell sends with the current session and starts the login for
+  that ticket without waiting for it. While a proactive login is in flight, calls keep
+  getting ``SEND`` with the current session as long as it is usable; a "session expired"
+  answer meanwhile waits for that same ticket (one login, scenario 39). A proactive login
+  that fails while the session is still usable fails softly: no caller sees it, no
+  cooldown starts, the next attempt is scheduled after a backoff (scenario 15).
+* The relogin breaker (``max_relogins`` within ``relogin_window``, policy in
+  ``_breaker.py``) refuses automatic logins with :class:`~aioneo.ReloginLoopError`
+  once logins after "session expired" come too fast (a ping-pong, scenario 40).
+* A login ticket may end by *adopting* a session another client wrote to a shared
+  session store (``login_succeeded(..., adopted=True)``): no TOTP code was used, so it
+  counts in ``stats.adopted``, not in ``stats.logins``. ``generation`` is the newest
+  store generation this machine has held; only a newer stored session is adopted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
 
@@ -40,9 +56,12 @@ from .._exceptions import (
     FatalLoginError,
     LoginError,
     NeoError,
+    SessionStoreError,
     TransientLoginError,
 )
+from ._breaker import DEFAULT_RELOGIN_WINDOW, ReloginBreaker
 from ._jwt import TokenError, token_times
+from ._refresh import RefreshSchedule
 from ._totp import DEFAULT_GUARD, TotpPlan, plan_code
 
 __all__ = [
@@ -74,6 +93,10 @@ class Session:
     #: Local unix time at which the session ends, from the token's lifetime; ``None`` if
     #: the token carries no expiry (then only the server's "session expired" ends it).
     expires_at: float | None = None
+    #: The session store's generation of this login (0 when no store record exists).
+    generation: int = 0
+    #: Local unix time the token was received (by this client, or by the store's writer).
+    issued_at: float | None = None
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -88,15 +111,19 @@ def new_session(
     now: float,
     data_center: str | None = None,
     ucc: str | None = None,
+    generation: int = 0,
+    server_date: float | None = None,
 ) -> Session:
     """Build the session a validate response describes, or raise ``TransientLoginError``.
 
     The expiry is computed from the token's own lifetime (``exp - iat``) counted from
     ``now``, the local time the token was received, so a local clock that runs fast or
     slow by minutes neither rejects a fresh token nor keeps a dead one (scenario 36). A
-    token without ``iat`` falls back to ``exp`` against the local clock. A token that is
-    already expired or unreadable is a failed login, and the old session is left as it
-    was (scenario 14).
+    token without ``iat`` measures its lifetime from the server's ``Date`` header
+    (``server_date``, unix seconds) when the answer had one, which corrects the local
+    clock's skew the same way; only without either does ``exp`` meet the local clock. A
+    token that is already expired or unreadable is a failed login, and the old session is
+    left as it was (scenario 14).
     """
     try:
         iat, exp = token_times(token)
@@ -104,11 +131,14 @@ def new_session(
         raise TransientLoginError(f"login returned an unusable token: {exc}") from None
     expires_at: float | None = None
     if exp is not None:
-        lifetime = exp - iat if iat is not None else exp - now
+        issued = iat if iat is not None else server_date if server_date is not None else now
+        lifetime = exp - issued
         if lifetime <= 0:
             raise TransientLoginError("login returned a token that is already expired")
         expires_at = now + lifetime
-    return Session(token, sid, base_url.rstrip("/"), epoch, data_center, ucc, expires_at)
+    return Session(
+        token, sid, base_url.rstrip("/"), epoch, data_center, ucc, expires_at, generation, now
+    )
 
 
 def cooldown_seconds(base: float, retry_after: float | None, jitter: float) -> float:
@@ -135,6 +165,10 @@ class LoginTicket:
 
     number: int
     explicit: bool = False
+    #: Started ahead of expiry while the session was still usable.
+    proactive: bool = False
+    #: Started because a response said "session expired".
+    reactive: bool = False
     done: bool = False
     session: Session | None = None
     error: NeoError | None = None
@@ -155,12 +189,17 @@ class SessionStats:
     * ``login_attempts``: logins started (each consumes one TOTP code);
     * ``logins``: logins that produced a session;
     * ``login_failures``: logins that failed (fatal or transient);
-    * ``relogins``: logins started because a response said "session expired";
+    * ``relogins``: "session expired" events this client led: each ended in one login,
+      or in adopting a newer session from the session store;
     * ``coalesced``: callers that waited for a login somebody else ran;
     * ``stragglers``: "session expired" answers for an epoch already replaced: retried
       with the new session, no login;
     * ``cooldown_hits``: calls refused fast because of a recent transient login failure;
-    * ``expired_responses``: responses classified "session expired".
+    * ``expired_responses``: responses classified "session expired";
+    * ``refreshes``: proactive refreshes started (each a login, or an adoption);
+    * ``adopted``: sessions taken from the session store (another client's login)
+      instead of logging in;
+    * ``loop_refusals``: automatic logins refused by the relogin breaker.
     """
 
     login_attempts: int = 0
@@ -171,27 +210,34 @@ class SessionStats:
     stragglers: int = 0
     cooldown_hits: int = 0
     expired_responses: int = 0
+    refreshes: int = 0
+    adopted: int = 0
+    loop_refusals: int = 0
 
     def snapshot(self) -> SessionStats:
-        return SessionStats(
-            self.login_attempts,
-            self.logins,
-            self.login_failures,
-            self.relogins,
-            self.coalesced,
-            self.stragglers,
-            self.cooldown_hits,
-            self.expired_responses,
-        )
+        return dataclasses.replace(self)
 
 
 class SessionMachine:
     """Decisions for one session. Not thread-safe by itself: the sync shell guards it."""
 
-    def __init__(self, *, login_cooldown: float = DEFAULT_LOGIN_COOLDOWN) -> None:
+    def __init__(
+        self,
+        *,
+        login_cooldown: float = DEFAULT_LOGIN_COOLDOWN,
+        refresh_ahead: float | None = None,
+        max_relogins: int | None = None,
+        relogin_window: float = DEFAULT_RELOGIN_WINDOW,
+    ) -> None:
         if login_cooldown < 0:
             raise ValueError(f"login_cooldown must be >= 0 seconds, got {login_cooldown!r}")
         self.login_cooldown = login_cooldown
+        self.refresh = RefreshSchedule(refresh_ahead)
+        self.breaker = (
+            ReloginBreaker(max_relogins, relogin_window) if max_relogins is not None else None
+        )
+        #: The newest session-store generation this machine has held (0: none).
+        self.generation = 0
         self.session: Session | None = None
         self.epoch = 0
         #: The highest epoch whose session the server has declared dead.
@@ -210,6 +256,11 @@ class SessionMachine:
         """The cached error a caller gets instead of a new login, if any."""
         if self.fatal_error is not None:
             return self.fatal_error
+        if self.breaker is not None:
+            loop = self.breaker.refusal(now)
+            if loop is not None:
+                self.stats.loop_refusals += 1
+                return loop
         if self.cooldown_until is not None:
             if now < self.cooldown_until:
                 self.stats.cooldown_hits += 1
@@ -228,11 +279,18 @@ class SessionMachine:
         """Before sending a protected request: send, wait, lead a login, or fail."""
         if self.closed:
             return Decision(Action.FAIL, error=ClientClosedError("the client is closed"))
+        session = self._usable(now)
         if self.ticket is not None:
+            if self.ticket.proactive and session is not None:
+                return Decision(Action.SEND, session=session)  # scenario 15: keep using it
             self.stats.coalesced += 1
             return Decision(Action.WAIT, ticket=self.ticket)
-        session = self._usable(now)
         if session is not None:
+            if self.refresh.due(now) and self.fatal_error is None:
+                self.refresh.on_attempt(now)
+                self.stats.refreshes += 1
+                ticket = self.begin_login(proactive=True)
+                return Decision(Action.SEND, session=session, ticket=ticket)
             return Decision(Action.SEND, session=session)
         refusal = self._refusal(now)
         if refusal is not None:
@@ -255,7 +313,7 @@ class SessionMachine:
         if refusal is not None:
             return Decision(Action.FAIL, error=refusal)
         self.stats.relogins += 1
-        return Decision(Action.LEAD, ticket=self.begin_login())
+        return Decision(Action.LEAD, ticket=self.begin_login(reactive=True))
 
     def login_decision(self) -> Decision:
         """An explicit ``login()``: wait for one in flight, else lead a fresh one.
@@ -271,11 +329,13 @@ class SessionMachine:
         return Decision(Action.LEAD, ticket=self.begin_login(explicit=True))
 
     # -- the leader's side ------------------------------------------------------------
-    def begin_login(self, *, explicit: bool = False) -> LoginTicket:
+    def begin_login(
+        self, *, explicit: bool = False, proactive: bool = False, reactive: bool = False
+    ) -> LoginTicket:
         if self.ticket is not None:
             raise RuntimeError("a login is already in flight")  # a shell bug, never a user's
         self._tickets += 1
-        self.ticket = LoginTicket(self._tickets, explicit)
+        self.ticket = LoginTicket(self._tickets, explicit, proactive, reactive)
         self.stats.login_attempts += 1
         return self.ticket
 
@@ -291,23 +351,60 @@ class SessionMachine:
     def next_epoch(self) -> int:
         return self.epoch + 1
 
-    def login_succeeded(self, ticket: LoginTicket, session: Session) -> None:
-        """Publish a new session (built by :func:`new_session` with ``next_epoch()``)."""
+    def next_generation(self, stored: int | None = None) -> int:
+        """The store generation a new login gets: one more than any seen or stored."""
+        return max(self.generation, stored or 0) + 1
+
+    def login_succeeded(
+        self, ticket: LoginTicket, session: Session, *, adopted: bool = False, jitter: float = 0.5
+    ) -> None:
+        """Publish a new session (built by :func:`new_session` with ``next_epoch()``).
+
+        ``adopted``: the session was taken from the session store, not logged in by this
+        client (no TOTP code used). ``jitter`` in ``[0, 1)`` places the proactive refresh.
+        """
         self._check_ticket(ticket)
         if session.epoch != self.epoch + 1:
             raise RuntimeError("session epoch out of order")  # a shell bug
         self.epoch = session.epoch
         self.session = session
+        self.generation = max(self.generation, session.generation)
         self.reset_failures()
-        self.stats.logins += 1
+        if adopted:
+            self.stats.adopted += 1
+            self.stats.login_attempts -= 1  # counted when the ticket began: no code was used
+        else:
+            self.stats.logins += 1
+            if ticket.reactive and self.breaker is not None and session.issued_at is not None:
+                self.breaker.record(session.issued_at)
+        now = session.issued_at if session.issued_at is not None else 0.0
+        self.refresh.on_session(session.issued_at, session.expires_at, now, jitter)
         ticket.session = session
         ticket.done = True
         self.ticket = None
 
-    def login_failed(self, ticket: LoginTicket, error: NeoError, now: float, jitter: float) -> None:
-        """Publish a failed login. The current session, if any, is left untouched."""
+    def login_failed(self, ticket: LoginTicket, error: NeoError, now: float, jitter: float) -> bool:
+        """Publish a failed login. The current session, if any, is left untouched.
+
+        Returns ``True`` for a *soft* failure: a proactive login failed while the current
+        session is still usable. Then no cooldown starts (the callers never see the
+        error), a fatal error is still cached (no automatic retry of a wrong MPIN), and the
+        next proactive attempt waits for a backoff. A :class:`~aioneo.SessionStoreError`
+        means no login was sent (the store failed first): not counted as a login.
+        """
         self._check_ticket(ticket)
-        self.stats.login_failures += 1
+        if isinstance(error, SessionStoreError):
+            self.stats.login_attempts -= 1
+        else:
+            self.stats.login_failures += 1
+        if ticket.proactive and self._usable(now) is not None:
+            if isinstance(error, FatalLoginError):
+                self.fatal_error = error
+            self.refresh.on_failure(now, jitter)
+            ticket.error = error
+            ticket.done = True
+            self.ticket = None
+            return True
         if isinstance(error, FatalLoginError):
             self.fatal_error = error
         elif isinstance(error, TransientLoginError):
@@ -319,6 +416,7 @@ class SessionMachine:
         ticket.error = error
         ticket.done = True
         self.ticket = None
+        return False
 
     def _check_ticket(self, ticket: LoginTicket) -> None:
         if ticket is not self.ticket:
@@ -335,6 +433,7 @@ class SessionMachine:
         """The session was ended on purpose: the next call logs in again."""
         self.dead_epoch = self.epoch
         self.session = None
+        self.refresh.clear()
 
     def close(self) -> LoginTicket | None:
         """Mark closed; return the in-flight ticket, if any, for the shell to cancel."""
