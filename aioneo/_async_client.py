@@ -21,6 +21,17 @@ contract" for the rules this file implements, item by item:
 6. no two logins use the same TOTP step;
 7. one relogin per call at most;
 8. calls that start while a login is in flight wait for it.
+
+Beyond one process (``session_store=``, ``aioneo._stores``): the login task first reads
+the store and adopts a newer session another process wrote; otherwise it takes the
+store's login lock (polling, and adopting a sibling's session the moment it appears),
+reads the store again under the lock, and logs in only if it still has to. The new
+session is published to the waiters first, then written to the store once, outside the
+session's ``asyncio.Lock``, and only then is the store's lock released. Store calls run
+in worker threads (``asyncio.to_thread``), except for a ``MemorySessionStore``.
+
+Proactive refresh (``refresh_ahead``): a call that finds the session due starts a login
+task and is sent at once with the current session; see ``_core/_refresh.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ import asyncio
 import copy
 import logging
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
@@ -39,7 +51,16 @@ import httpx
 
 from . import _models as models
 from ._core import _requests as requests
+from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._persist import (
+    StoredSession,
+    failed_login_hold,
+    login_lease,
+    record_of,
+    session_of,
+    should_adopt,
+)
 from ._core._policy import (
     Failure,
     StepKind,
@@ -52,6 +73,7 @@ from ._core._policy import (
 )
 from ._core._protocol import RequestSpec
 from ._core._ratelimit import RateLimiter
+from ._core._refresh import DEFAULT_REFRESH_AHEAD, parse_http_date
 from ._core._render import render
 from ._core._requests import InstrumentLike, PriceLike, QuantityLike
 from ._core._session import (
@@ -65,8 +87,16 @@ from ._core._session import (
     new_session,
 )
 from ._credentials import Credentials
-from ._exceptions import ClientClosedError, NeoError, TransientLoginError
+from ._exceptions import (
+    ClientClosedError,
+    LoginError,
+    NeoError,
+    ReloginLoopError,
+    SessionStoreError,
+    TransientLoginError,
+)
 from ._session_info import SessionInfo
+from ._stores import MemorySessionStore, SessionStore, lock_owner, store_option
 
 __all__ = [
     "DEFAULT_LOGIN_TIMEOUT",
@@ -90,6 +120,10 @@ DEFAULT_MAX_CONNECTIONS = 10
 DEFAULT_RATE_LIMIT: float | None = 10.0
 #: Connections reserved for the login host: a login never queues behind requests.
 LOGIN_CONNECTIONS = 2
+#: Seconds between two looks at a shared session store while another client logs in.
+STORE_POLL = 0.05
+#: Seconds a login waits for a shared store's lock beyond the holder's lease.
+STORE_WAIT_MARGIN = 5.0
 
 
 def _failure_of(exc: httpx.TransportError) -> Failure:
@@ -113,6 +147,51 @@ class _NoResponse(Exception):
         self.failure = failure
 
 
+class _LoginProgress:
+    """How far one login got: which TOTP step it planned, whether the code may be spent."""
+
+    __slots__ = ("refused", "sent", "step")
+
+    def __init__(self) -> None:
+        self.step: int | None = None
+        self.sent = False  # the TOTP step request went out
+        self.refused = False  # ... and the server answered it with a refusal
+
+    @property
+    def code_may_be_used(self) -> bool:
+        return self.sent and not self.refused
+
+
+class _Obtained:
+    """A login task's result: the session, and what is left to do after publishing it."""
+
+    __slots__ = ("adopted", "owner", "record", "session")
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        adopted: bool,
+        owner: str | None = None,
+        record: StoredSession | None = None,
+    ) -> None:
+        self.session = session
+        self.adopted = adopted
+        self.owner = owner  # the store lock still held, released after the write
+        self.record = record  # what to write to the store (a login of this client)
+
+
+def _release_quietly(store: SessionStore, owner: str) -> None:
+    """Release a store lock from a worker thread; a failure is logged, never raised."""
+    try:
+        store.release_lock(owner)
+    except Exception as exc:  # the lease ends by itself: log, do not raise
+        logger.warning(
+            "releasing the session store's login lock failed (%s); it ends with its lease",
+            exc if isinstance(exc, SessionStoreError) else type(exc).__name__,
+        )
+
+
 class _AsyncSession:
     """One session: the core machine plus the asyncio primitives that act on it.
 
@@ -120,7 +199,7 @@ class _AsyncSession:
     uses the client, and created again if that loop has been closed and a new one runs.
     """
 
-    __slots__ = ("_event", "_lock", "_task", "_ticket", "machine")
+    __slots__ = ("_event", "_holds", "_lock", "_reported", "_task", "_ticket", "machine")
 
     def __init__(self, machine: SessionMachine) -> None:
         self.machine = machine
@@ -128,6 +207,10 @@ class _AsyncSession:
         self._event: asyncio.Event | None = None
         self._ticket: LoginTicket | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Tasks keeping a shared store's lock after a failed login (see _hold_lock).
+        self._holds: set[asyncio.Task[None]] = set()
+        #: The relogin-loop error last logged (logged once per opening of the breaker).
+        self._reported: ReloginLoopError | None = None
 
     def rebind(self) -> None:
         """Fresh primitives for a new loop; a login of a dead loop will never finish."""
@@ -135,18 +218,25 @@ class _AsyncSession:
         self._event = None
         self._ticket = None
         self._task = None
+        self._holds = set()
         self.machine.abandon_login()
 
     async def follow(self, decision: Decision, client: AsyncNeoClient) -> Session | None:
         """Act on a decision; return the session to use, or None to ask again."""
         action = decision.action
         if action is Action.SEND:
+            if decision.ticket is not None:  # due for a proactive refresh: start it, send
+                self._start_login(decision.ticket, client)
             return decision.session
         if action is Action.RETRY:
             return None
         if action is Action.FAIL:
-            assert decision.error is not None
-            raise copy.copy(decision.error)
+            error = decision.error
+            assert error is not None
+            if isinstance(error, ReloginLoopError) and error is not self._reported:
+                self._reported = error
+                logger.warning("automatic logins paused: %s", error)
+            raise copy.copy(error)
         ticket = decision.ticket
         assert ticket is not None
         if action is Action.LEAD:
@@ -177,39 +267,84 @@ class _AsyncSession:
     ) -> None:
         assert self._lock is not None
         machine = self.machine
+        obtained: _Obtained | None = None
         try:
             async with self._lock:
-                session = await client._login_flow(machine)
+                obtained = await client._obtain_session(self, ticket)
         except asyncio.CancelledError:
             machine.login_failed(
                 ticket, ClientClosedError("the client was closed during login"), 0.0, 0.0
             )
             raise
         except NeoError as exc:
-            machine.login_failed(ticket, exc, client._now(), client._random.random())
-            logger.warning("login failed: %s", exc)
+            soft = machine.login_failed(ticket, exc, client._now(), client._random.random())
+            if not soft:
+                logger.warning("login failed: %s", exc)
+            else:
+                # Scenario 15: logged once per streak of failed refreshes.
+                log = logger.warning if machine.refresh.failures == 1 else logger.debug
+                due = machine.refresh.due_at
+                log(
+                    "proactive refresh failed; the current session stays in use, next "
+                    "attempt in %.0f s: %s",
+                    max(0.0, (due or 0.0) - client._now()),
+                    exc,
+                )
         except Exception as exc:  # a bug, or an exception from a user-provided transport
             logger.exception("login failed unexpectedly")
             error = TransientLoginError(f"login failed unexpectedly: {type(exc).__name__}")
             machine.login_failed(ticket, error, client._now(), client._random.random())
         else:
-            machine.login_succeeded(ticket, session)
+            session = obtained.session
+            machine.login_succeeded(
+                ticket, session, adopted=obtained.adopted, jitter=client._random.random()
+            )
             logger.info(
-                "logged in: epoch %d, data center %s", session.epoch, session.data_center or "?"
+                "%s: epoch %d, generation %d, data center %s",
+                "adopted the session another client wrote to the store"
+                if obtained.adopted
+                else "logged in",
+                session.epoch,
+                session.generation,
+                session.data_center or "?",
             )
         finally:
             # Publishing (above) and waking the waiters (here) happen with no await in
             # between, so a cancellation cannot split them (scenario 22).
             event.set()
+        if obtained is not None and obtained.owner is not None:
+            # Scenario 42: written once per login, after the waiters have their session,
+            # outside the session lock; the store's lock is released whatever happens.
+            await client._persist(obtained.record, obtained.owner)
+
+    def _hold_lock(self, client: AsyncNeoClient, owner: str, seconds: float) -> None:
+        """Keep a shared store's lock for ``seconds``, then release it, in the background."""
+
+        async def hold() -> None:
+            try:
+                await asyncio.sleep(seconds)
+            finally:
+                await client._release(owner)
+
+        task = asyncio.get_running_loop().create_task(hold(), name="aioneo-login-lock-hold")
+        self._holds.add(task)
+        task.add_done_callback(self._holds.discard)
 
     async def close(self) -> None:
         ticket = self.machine.close()
         task = self._task
-        if ticket is not None and task is not None and not task.done():
-            task.cancel()
-            # wait() does not re-raise the task's CancelledError, but a cancellation of
-            # aclose() itself still propagates.
-            await asyncio.wait([task])
+        pending = [t for t in self._holds if not t.done()]
+        for hold in pending:
+            hold.cancel()  # releases the store lock it kept
+        if task is not None and not task.done():
+            if ticket is not None:
+                task.cancel()
+            # Without a ticket the task is writing a published session to the store: let
+            # it finish. wait() does not re-raise the task's CancelledError, but a
+            # cancellation of aclose() itself still propagates.
+            pending.append(task)
+        if pending:
+            await asyncio.wait(pending)
 
 
 class AsyncNeoClient:
@@ -238,6 +373,30 @@ class AsyncNeoClient:
     the client-side limiter off. ``transport`` replaces the network (for example
     ``aioneo.testing.Emulator().transport()``). ``clock`` returns unix time and is used for
     TOTP codes and session expiry (tests shift it; keep the default otherwise).
+
+    ``session_store`` shares the session with other clients, processes and hosts of the
+    same account (:class:`~aioneo.FileSessionStore`, :class:`~aioneo.RedisSessionStore`,
+    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default a private
+    memory store): before logging in, the client adopts a newer session another client
+    wrote there, logs in only under the store's login lock, and writes its own login back,
+    so all of them together make one login per expiry event, and a restarted process
+    reuses the session of the day. A login may then first wait for another client's login
+    (at most its lease: ``login_timeout`` plus about 41 s); a store that cannot be read,
+    locked or trusted fails the login with :class:`~aioneo.SessionStoreError` rather than
+    logging in without coordination, and a store write that fails is logged, never
+    raised (the login stands).
+
+    ``refresh_ahead`` seconds before the session ends (at most half its lifetime,
+    jittered), a call starts one login in the background and is itself sent with the
+    current session; later calls keep using it until the new one is published. A failed
+    refresh is logged once and retried after a backoff; callers see nothing until the
+    session really ends. ``None`` turns it off; a token without an expiry is never
+    refreshed. No background task runs between calls.
+
+    ``max_relogins`` logins caused by "session expired" within ``relogin_window`` seconds
+    open a breaker: further automatic logins raise :class:`~aioneo.ReloginLoopError` until
+    the oldest leaves the window (another program logging in with the same account keeps
+    ending this session; see the error). ``None`` turns the breaker off.
     """
 
     def __init__(
@@ -253,6 +412,10 @@ class AsyncNeoClient:
         neo_fin_key: str = "neotradeapi",
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] | None = None,
+        session_store: SessionStore | None = None,
+        refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
+        max_relogins: int | None = DEFAULT_MAX_RELOGINS,
+        relogin_window: float = DEFAULT_RELOGIN_WINDOW,
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise TypeError(
@@ -289,7 +452,16 @@ class AsyncNeoClient:
         self._random = random.Random()
         # The TOTP-step wait sleeps through this; a test seam (a fake clock advances instead).
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._session = _AsyncSession(SessionMachine(login_cooldown=login_cooldown))
+        self._store, self._store_private = store_option(session_store)
+        self._store_inline = isinstance(self._store, MemorySessionStore)
+        self._session = _AsyncSession(
+            SessionMachine(
+                login_cooldown=login_cooldown,
+                refresh_ahead=refresh_ahead,
+                max_relogins=max_relogins,
+                relogin_window=relogin_window,
+            )
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http: httpx.AsyncClient | None = None
         self._login_http: httpx.AsyncClient | None = None
@@ -383,7 +555,9 @@ class AsyncNeoClient:
         """Log in now (TOTP step, then MPIN step) and return the new session's facts.
 
         If a login is already in flight, waits for it instead of starting another. An
-        explicit call clears a cached fatal login error and any cooldown.
+        explicit call clears a cached fatal login error and any cooldown. With a shared
+        session store holding a newer session of this account (another process logged
+        in), that session is adopted instead, and no TOTP code is used.
         """
         self._bind()
         machine = self._session.machine
@@ -394,11 +568,19 @@ class AsyncNeoClient:
         assert session is not None
         return SessionInfo.of(session)
 
-    async def _login_flow(self, machine: SessionMachine) -> Session:
+    async def _login_flow(
+        self,
+        machine: SessionMachine,
+        *,
+        generation: int = 0,
+        progress: _LoginProgress | None = None,
+    ) -> Session:
         """The two login steps. Runs inside the login task, under the session lock."""
         http = self._login_http
         assert http is not None
+        progress = progress or _LoginProgress()
         plan = machine.plan_totp(self._now())
+        progress.step = plan.step
         if plan.wait > 0:
             logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
             await self._sleep(plan.wait)
@@ -407,18 +589,23 @@ class AsyncNeoClient:
         consumer_key, mpin = self._credentials._secret_fields()
         try:
             async with asyncio.timeout(self._login_timeout):
-                view = await self._login_step(
-                    http,
-                    "login",
-                    requests.totp_login(
-                        mobile_number=self._credentials.mobile_number,
-                        ucc=self._credentials.ucc,
-                        totp=code,
-                    ),
-                    consumer_key,
-                    ("token", "sid"),
-                )
-                trade = await self._login_step(
+                progress.sent = True
+                try:
+                    view, _ = await self._login_step(
+                        http,
+                        "login",
+                        requests.totp_login(
+                            mobile_number=self._credentials.mobile_number,
+                            ucc=self._credentials.ucc,
+                            totp=code,
+                        ),
+                        consumer_key,
+                        ("token", "sid"),
+                    )
+                except LoginError as exc:
+                    progress.refused = exc.status_code is not None  # answered: code not used
+                    raise
+                trade, server_date = await self._login_step(
                     http,
                     "validate",
                     requests.totp_validate(mpin=mpin),
@@ -441,6 +628,8 @@ class AsyncNeoClient:
             now=self._now(),
             data_center=str(data_center) if data_center is not None else None,
             ucc=str(ucc) if ucc is not None else None,
+            generation=generation or machine.next_generation(),
+            server_date=server_date,
         )
 
     async def _login_step(
@@ -453,7 +642,8 @@ class AsyncNeoClient:
         *,
         view_token: str | None = None,
         view_sid: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], float | None]:
+        """One login step; returns its ``data`` and the server's ``Date``, if any."""
         rendered = render(
             spec,
             login_url=self._login_url,
@@ -480,7 +670,134 @@ class AsyncNeoClient:
         if result.outcome is not LoginOutcome.SUCCESS:
             raise login_error(step, result)
         assert result.data is not None
-        return dict(result.data)
+        return dict(result.data), parse_http_date(response.headers.get("date"))
+
+    # -- the session store ----------------------------------------------------------------
+    async def _store_io(self, action: str, call: Callable[..., Any], *args: Any) -> Any:
+        """One store call: inline for a memory store, else in a worker thread. Anything
+        but a ``SessionStoreError`` becomes one that names the action, never the data."""
+        try:
+            if self._store_inline:
+                return call(*args)
+            return await asyncio.to_thread(call, *args)
+        except SessionStoreError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(
+                f"session store {type(self._store).__name__}: {action} failed "
+                f"({type(exc).__name__})"
+            ) from exc
+
+    async def _try_lock(self, owner: str, ttl: float) -> bool:
+        """One non-blocking attempt at the store's login lock, safe against cancellation:
+        a lock the worker thread takes after this task was cancelled is released."""
+        store = self._store
+        if self._store_inline:
+            return bool(await self._store_io("locking", store.acquire_lock, owner, ttl))
+        mutex = threading.Lock()
+        state = {"abandoned": False, "acquired": False}
+
+        def attempt() -> bool:
+            got = store.acquire_lock(owner, ttl)
+            with mutex:
+                if state["abandoned"]:
+                    if got:
+                        _release_quietly(store, owner)
+                    return False
+                state["acquired"] = got
+            return got
+
+        try:
+            return bool(await self._store_io("locking", attempt))
+        except asyncio.CancelledError:
+            with mutex:
+                state["abandoned"] = True
+                acquired = state["acquired"]
+            if acquired:
+                threading.Thread(target=_release_quietly, args=(store, owner), daemon=True).start()
+            raise
+
+    async def _release(self, owner: str) -> None:
+        """Release the store's login lock; never raises (a failure is logged)."""
+        if self._store_inline:
+            _release_quietly(self._store, owner)
+            return
+        # The worker thread runs to the end even if this await is cancelled.
+        await asyncio.shield(asyncio.to_thread(_release_quietly, self._store, owner))
+
+    async def _persist(self, record: StoredSession | None, owner: str) -> None:
+        """Write a new login to the store (once), then release the store's lock."""
+        try:
+            if record is not None:
+                try:
+                    await self._store_io("writing", self._store.save, record)
+                except SessionStoreError as exc:
+                    logger.warning(
+                        "the new session could not be written to the session store; other "
+                        "processes will log in by themselves: %s",
+                        exc,
+                    )
+        finally:
+            await self._release(owner)
+
+    async def _obtain_session(self, gate: _AsyncSession, ticket: LoginTicket) -> _Obtained:
+        """Adopt a newer stored session, or log in under the store's lock (scenario 41).
+
+        Runs inside the login task. On success with a login of its own, the store's lock
+        is still held (``_Obtained.owner``): the caller publishes, writes, releases.
+        """
+        machine = gate.machine
+        store = self._store
+        account = self._credentials.ucc
+        owner = lock_owner()
+        lease = login_lease(self._login_timeout)
+        give_up = time.monotonic() + lease + STORE_WAIT_MARGIN
+        while True:
+            stored = await self._store_io("reading", store.load)
+            if should_adopt(
+                stored, generation=machine.generation, account=account, now=self._now()
+            ):
+                assert stored is not None
+                return self._adopt(machine, stored)
+            if await self._try_lock(owner, lease):
+                break
+            if time.monotonic() >= give_up:
+                raise SessionStoreError(
+                    f"another client has held the login lock of {store!r} for more than "
+                    f"{lease + STORE_WAIT_MARGIN:.0f} s; not logging in without it"
+                )
+            await asyncio.sleep(STORE_POLL * (0.5 + self._random.random()))
+        progress = _LoginProgress()
+        try:
+            stored = await self._store_io("reading", store.load)
+            if should_adopt(
+                stored, generation=machine.generation, account=account, now=self._now()
+            ):
+                assert stored is not None
+                await self._release(owner)
+                return self._adopt(machine, stored)
+            if stored is not None and stored.totp_step is not None:
+                machine.totp_used(stored.totp_step)  # a sibling's step is spent too
+            generation = machine.next_generation(stored.generation if stored else None)
+            session = await self._login_flow(machine, generation=generation, progress=progress)
+        except BaseException:
+            hold = 0.0
+            if not self._store_private:
+                hold = failed_login_hold(
+                    self._now(), progress.step, code_may_be_used=progress.code_may_be_used
+                )
+            if hold > 0:
+                gate._hold_lock(self, owner, hold)
+            else:
+                await self._release(owner)
+            raise
+        record = record_of(session, account=account, totp_step=machine.last_totp_step)
+        return _Obtained(session, adopted=False, owner=owner, record=record)
+
+    def _adopt(self, machine: SessionMachine, stored: StoredSession) -> _Obtained:
+        if stored.totp_step is not None:
+            machine.totp_used(stored.totp_step)
+        return _Obtained(session_of(stored, epoch=machine.next_epoch()), adopted=True)
 
     # -- the protected call -------------------------------------------------------------
     async def _call(self, spec: RequestSpec) -> Any:

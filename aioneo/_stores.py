@@ -58,12 +58,30 @@ __all__ = [
     "MemorySessionStore",
     "RedisSessionStore",
     "SessionStore",
+    "lock_owner",
+    "store_option",
 ]
 
 #: The Redis key :class:`RedisSessionStore` uses unless told otherwise (lock: ``+ ":lock"``).
 DEFAULT_REDIS_KEY = "aioneo:session"
 #: A stored session is a few hundred bytes; anything far larger is not one.
 MAX_STORED_BYTES = 64 * 1024
+
+
+class _ForkAware(Protocol):
+    def _forget_after_fork(self) -> None: ...
+
+
+#: Stores that must forget their locks in a forked child (one registration for all).
+_forked: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for store in list(_forked):
+        store._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @runtime_checkable
@@ -106,8 +124,8 @@ class MemorySessionStore:
     >>> b = NeoClient(creds, session_store=store)       # doctest: +SKIP
 
     Thread-safe. The login lock is a lease of ``ttl`` seconds (monotonic clock), so a
-    login whose thread or event loop died frees it after ``ttl``. Nothing survives the
-    process.
+    login whose thread or event loop died frees it after ``ttl``; a forked child starts
+    with the lock free (its holder stayed in the parent). Nothing survives the process.
     """
 
     def __init__(self) -> None:
@@ -115,6 +133,13 @@ class MemorySessionStore:
         self._session: StoredSession | None = None
         self._owner: str | None = None
         self._until = 0.0
+        _forked.add(self)
+
+    def _forget_after_fork(self) -> None:
+        # The holder (a thread or task of the parent) does not exist in the child, and
+        # the mutex may have been held by another thread at the fork.
+        self._mutex = threading.Lock()
+        self._owner = None
 
     def __repr__(self) -> str:
         return "MemorySessionStore()"
@@ -184,14 +209,7 @@ class FileSessionStore:
         self._where = f"session file {str(self.path)!r}"
         self._mutex = threading.Lock()
         self._held: dict[str, int] = {}
-        ref = weakref.ref(self)
-
-        def forget() -> None:
-            store = ref()
-            if store is not None:
-                store._forget_after_fork()
-
-        os.register_at_fork(after_in_child=forget)
+        _forked.add(self)
 
     def __repr__(self) -> str:
         return f"FileSessionStore({str(self.path)!r})"
@@ -480,6 +498,20 @@ class RedisSessionStore:
             self._release(keys=[self.lock_key], args=[owner])
         except self._errors as exc:
             raise self._fail("unlocking", exc) from None
+
+
+def store_option(session_store: object) -> tuple[SessionStore, bool]:
+    """The store a client uses for its ``session_store=`` argument, and whether it is a
+    private one (``None`` given: a fresh :class:`MemorySessionStore` nobody else sees)."""
+    if session_store is None:
+        return MemorySessionStore(), True
+    if not isinstance(session_store, SessionStore):
+        raise TypeError(
+            "session_store must be a SessionStore (MemorySessionStore, FileSessionStore, "
+            "RedisSessionStore, or an object with load, save, acquire_lock and "
+            f"release_lock), got {type(session_store).__name__}"
+        )
+    return session_store, False
 
 
 def lock_owner() -> str:

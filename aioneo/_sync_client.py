@@ -23,6 +23,19 @@ The same relogin contract (``design.md``) with threads instead of tasks:
 
 Fork: a child process gets fresh locks, no in-flight login and new connection pools
 (see :class:`NeoClient`).
+
+Beyond one process (``session_store=``, ``aioneo._stores``), the leader first reads the
+store and adopts a newer session another process wrote; otherwise it takes the store's
+login lock (polling, and adopting a sibling's session the moment it appears), reads the
+store again under the lock, and logs in only if it still has to. The new session is
+published to the waiters first, then written to the store once, and only then is the
+store's lock released. While the leader waits for the store's lock, its waiters'
+deadline is the lock's lease plus the login's own.
+
+Proactive refresh (``refresh_ahead``): the call that finds the session due starts the
+login in a short-lived daemon thread (``aioneo-refresh-N``) and is itself sent at once
+with the current session; see ``_core/_refresh.py``. It is the one thread a
+``NeoClient`` ever starts, a few times a day.
 """
 
 from __future__ import annotations
@@ -50,11 +63,25 @@ from ._async_client import (
     DEFAULT_RATE_LIMIT,
     DEFAULT_TIMEOUT,
     LOGIN_CONNECTIONS,
+    STORE_POLL,
+    STORE_WAIT_MARGIN,
     _failure_of,
+    _LoginProgress,
     _NoResponse,
+    _Obtained,
+    _release_quietly,
 )
 from ._core import _requests as requests
+from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._persist import (
+    StoredSession,
+    failed_login_hold,
+    login_lease,
+    record_of,
+    session_of,
+    should_adopt,
+)
 from ._core._policy import (
     Failure,
     StepKind,
@@ -67,6 +94,7 @@ from ._core._policy import (
 )
 from ._core._protocol import RequestSpec
 from ._core._ratelimit import RateLimiter
+from ._core._refresh import DEFAULT_REFRESH_AHEAD, parse_http_date
 from ._core._render import render
 from ._core._requests import InstrumentLike, PriceLike, QuantityLike
 from ._core._session import (
@@ -80,8 +108,16 @@ from ._core._session import (
     new_session,
 )
 from ._credentials import Credentials
-from ._exceptions import ClientClosedError, NeoError, TransientLoginError
+from ._exceptions import (
+    ClientClosedError,
+    LoginError,
+    NeoError,
+    ReloginLoopError,
+    SessionStoreError,
+    TransientLoginError,
+)
 from ._session_info import SessionInfo
+from ._stores import SessionStore, lock_owner, store_option
 
 __all__ = ["NeoClient"]
 
@@ -115,7 +151,16 @@ class _SyncSession:
     every login gets a new one, so a finished login's event is never reused.
     """
 
-    __slots__ = ("_deadline", "_event", "_login_lock", "_ticket", "data", "machine")
+    __slots__ = (
+        "_deadline",
+        "_event",
+        "_holds",
+        "_login_lock",
+        "_reported",
+        "_ticket",
+        "data",
+        "machine",
+    )
 
     def __init__(self, machine: SessionMachine) -> None:
         self.machine = machine
@@ -125,6 +170,10 @@ class _SyncSession:
         self._event: threading.Event | None = None
         #: ``time.monotonic()`` after which waiters stop waiting for the current login.
         self._deadline = 0.0
+        #: Timers keeping a shared store's lock after a failed login, by lock owner.
+        self._holds: dict[str, threading.Timer] = {}
+        #: The relogin-loop error last logged (logged once per opening of the breaker).
+        self._reported: ReloginLoopError | None = None
 
     def reset_after_fork(self) -> None:
         """In a forked child: fresh locks; the parent's login in flight is forgotten."""
@@ -132,6 +181,7 @@ class _SyncSession:
         self._login_lock = threading.Lock()
         self._ticket = None
         self._event = None
+        self._holds = {}
         self.machine.abandon_login()
 
     def acquire(self, now: float, client: NeoClient) -> tuple[Decision, threading.Event | None]:
@@ -155,7 +205,9 @@ class _SyncSession:
         with self.data:
             decision = ask()
             event: threading.Event | None = None
-            if decision.action is Action.LEAD:
+            if decision.action is Action.LEAD or (
+                decision.action is Action.SEND and decision.ticket is not None
+            ):
                 event = self._event = threading.Event()
                 self._ticket = decision.ticket
                 # The leader plans the same TOTP wait and refines this (set_deadline).
@@ -172,12 +224,26 @@ class _SyncSession:
         """Act on a decision; return the session to use, or None to ask again."""
         action = decision.action
         if action is Action.SEND:
+            if decision.ticket is not None:  # due for a proactive refresh: start it, send
+                assert event is not None
+                threading.Thread(
+                    target=self._run_login,
+                    args=(decision.ticket, event, client),
+                    name=f"aioneo-refresh-{decision.ticket.number}",
+                    daemon=True,
+                ).start()
             return decision.session
         if action is Action.RETRY:
             return None
         if action is Action.FAIL:
-            assert decision.error is not None
-            raise copy.copy(decision.error)
+            error = decision.error
+            assert error is not None
+            if isinstance(error, ReloginLoopError):
+                with self.data:
+                    report, self._reported = error is not self._reported, error
+                if report:
+                    logger.warning("automatic logins paused: %s", error)
+            raise copy.copy(error)
         ticket = decision.ticket
         assert ticket is not None
         assert event is not None
@@ -200,7 +266,7 @@ class _SyncSession:
                 error = TransientLoginError(
                     f"login did not finish within login_timeout={client._login_timeout:g} s"
                 )
-                if self.publish(ticket, event, client, error=error):
+                if self.publish(ticket, event, client, error=error)[0]:
                     logger.warning("login abandoned: %s", error)
                 return
             event.wait(remaining)
@@ -213,22 +279,25 @@ class _SyncSession:
         *,
         session: Session | None = None,
         error: NeoError | None = None,
-    ) -> bool:
+        adopted: bool = False,
+    ) -> tuple[bool, bool]:
         """Publish an outcome for ``ticket`` if it is still the current login, then wake
-        its waiters. Returns whether this outcome was the one published."""
+        its waiters. Returns whether this outcome was the one published, and whether it
+        was a soft failure (a proactive refresh failed while the session stays usable)."""
         now, jitter = client._now(), client._random.random()
+        soft = False
         with self.data:
             current = self.machine.ticket is ticket
             if current:
                 if session is not None:
-                    self.machine.login_succeeded(ticket, session)
+                    self.machine.login_succeeded(ticket, session, adopted=adopted, jitter=jitter)
                 else:
                     assert error is not None
-                    self.machine.login_failed(ticket, error, now, jitter)
+                    soft = self.machine.login_failed(ticket, error, now, jitter)
         # Published (above) before anyone is woken (here): a waiter never wakes to an
         # undecided ticket.
         event.set()
-        return current
+        return current, soft
 
     def set_deadline(self, ticket: LoginTicket, deadline: float) -> None:
         with self.data:
@@ -238,10 +307,22 @@ class _SyncSession:
     def _run_login(self, ticket: LoginTicket, event: threading.Event, client: NeoClient) -> None:
         """Run the login in this (the leader's) thread; every exit path publishes."""
         try:
-            session = client._login_flow(self, ticket, event)
+            obtained = client._obtain_session(self, ticket, event)
         except NeoError as exc:
-            if self.publish(ticket, event, client, error=exc):
+            published, soft = self.publish(ticket, event, client, error=exc)
+            if published and not soft:
                 logger.warning("login failed: %s", exc)
+            elif published:
+                # Scenario 15: logged once per streak of failed refreshes.
+                with self.data:
+                    failures, due = self.machine.refresh.failures, self.machine.refresh.due_at
+                log = logger.warning if failures == 1 else logger.debug
+                log(
+                    "proactive refresh failed; the current session stays in use, next "
+                    "attempt in %.0f s: %s",
+                    max(0.0, (due or 0.0) - client._now()),
+                    exc,
+                )
         except Exception as exc:  # a bug, or an exception from a user-provided transport
             if client._closed:
                 error: NeoError = ClientClosedError("the client was closed during login")
@@ -255,18 +336,45 @@ class _SyncSession:
             )
             raise
         else:
-            if session is None:  # published by someone else (close, waiters' deadline)
+            if obtained is None:  # published by someone else (close, waiters' deadline)
                 return
-            if self.publish(ticket, event, client, session=session):
+            session = obtained.session
+            published, _ = self.publish(
+                ticket, event, client, session=session, adopted=obtained.adopted
+            )
+            if published:
                 logger.info(
-                    "logged in: epoch %d, data center %s",
+                    "%s: epoch %d, generation %d, data center %s",
+                    "adopted the session another client wrote to the store"
+                    if obtained.adopted
+                    else "logged in",
                     session.epoch,
+                    session.generation,
                     session.data_center or "?",
                 )
             else:
                 logger.info("a login finished after it had been abandoned; result discarded")
+            if obtained.owner is not None:
+                # Scenario 42: written once per published login, after the waiters have
+                # it, outside the data lock; the store's lock is released whatever happens.
+                client._persist(obtained.record if published else None, obtained.owner)
 
-    def close(self) -> None:
+    def hold_lock(self, client: NeoClient, owner: str, seconds: float) -> None:
+        """Keep a shared store's lock for ``seconds``, then release it (a daemon timer)."""
+
+        def release() -> None:
+            with self.data:
+                self._holds.pop(owner, None)
+            _release_quietly(client._store, owner)
+
+        timer = threading.Timer(seconds, release)
+        timer.daemon = True
+        timer.name = "aioneo-login-lock-hold"
+        with self.data:
+            self._holds[owner] = timer
+        timer.start()
+
+    def close(self, client: NeoClient) -> None:
         """Mark closed; an in-flight login ends for its waiters with ``ClientClosedError``."""
         with self.data:
             ticket = self.machine.close()
@@ -274,8 +382,12 @@ class _SyncSession:
             if ticket is not None:
                 error = ClientClosedError("the client was closed during login")
                 self.machine.login_failed(ticket, error, 0.0, 0.0)
+            holds, self._holds = self._holds, {}
         if ticket is not None and event is not None:
             event.set()
+        for owner, timer in holds.items():
+            timer.cancel()
+            _release_quietly(client._store, owner)
 
 
 # -- fork safety ---------------------------------------------------------------------------
@@ -365,6 +477,30 @@ class NeoClient:
     the client-side limiter off. ``transport`` replaces the network (for example
     ``aioneo.testing.EmulatorServer().transport()``). ``clock`` returns unix time and is
     used for TOTP codes and session expiry (tests shift it; keep the default otherwise).
+
+    ``session_store`` shares the session with other clients, processes and hosts of the
+    same account (:class:`~aioneo.FileSessionStore`, :class:`~aioneo.RedisSessionStore`,
+    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default a private
+    memory store): before logging in, the client adopts a newer session another client
+    wrote there, logs in only under the store's login lock, and writes its own login back,
+    so all of them together make one login per expiry event, and a restarted process
+    reuses the session of the day. A login may then first wait for another client's login
+    (at most its lease: ``login_timeout`` plus about 41 s); a store that cannot be read,
+    locked or trusted fails the login with :class:`~aioneo.SessionStoreError` rather than
+    logging in without coordination, and a store write that fails is logged, never
+    raised (the login stands).
+
+    ``refresh_ahead`` seconds before the session ends (at most half its lifetime,
+    jittered), the call that notices starts one login in a short-lived daemon thread and
+    is itself sent with the current session; later calls keep using it until the new one
+    is published. A failed refresh is logged once and retried after a backoff; callers see
+    nothing until the session really ends. ``None`` turns it off; a token without an
+    expiry is never refreshed.
+
+    ``max_relogins`` logins caused by "session expired" within ``relogin_window`` seconds
+    open a breaker: further automatic logins raise :class:`~aioneo.ReloginLoopError` until
+    the oldest leaves the window (another program logging in with the same account keeps
+    ending this session; see the error). ``None`` turns the breaker off.
     """
 
     def __init__(
@@ -380,6 +516,10 @@ class NeoClient:
         neo_fin_key: str = "neotradeapi",
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] | None = None,
+        session_store: SessionStore | None = None,
+        refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
+        max_relogins: int | None = DEFAULT_MAX_RELOGINS,
+        relogin_window: float = DEFAULT_RELOGIN_WINDOW,
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise TypeError(
@@ -414,7 +554,15 @@ class NeoClient:
         self._transport = transport
         self._clock = clock or time.time
         self._random = random.Random()
-        self._session = _SyncSession(SessionMachine(login_cooldown=login_cooldown))
+        self._store, self._store_private = store_option(session_store)
+        self._session = _SyncSession(
+            SessionMachine(
+                login_cooldown=login_cooldown,
+                refresh_ahead=refresh_ahead,
+                max_relogins=max_relogins,
+                relogin_window=relogin_window,
+            )
+        )
         self._slots = threading.BoundedSemaphore(max_connections)
         self._http: httpx.Client | None = None
         self._login_http: httpx.Client | None = None
@@ -437,7 +585,7 @@ class NeoClient:
     def close(self) -> None:
         """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent."""
         self._closed = True
-        self._session.close()
+        self._session.close(self)
         for http in (self._http, self._login_http):
             if http is not None:
                 http.close()
@@ -513,7 +661,9 @@ class NeoClient:
         """Log in now (TOTP step, then MPIN step) and return the new session's facts.
 
         If a login is already in flight, waits for it instead of starting another. An
-        explicit call clears a cached fatal login error and any cooldown.
+        explicit call clears a cached fatal login error and any cooldown. With a shared
+        session store holding a newer session of this account (another process logged
+        in), that session is adopted instead, and no TOTP code is used.
         """
         self._bind("login")
         gate = self._session
@@ -525,16 +675,24 @@ class NeoClient:
         return SessionInfo.of(session)
 
     def _login_flow(
-        self, gate: _SyncSession, ticket: LoginTicket, event: threading.Event
+        self,
+        gate: _SyncSession,
+        ticket: LoginTicket,
+        event: threading.Event,
+        *,
+        generation: int = 0,
+        progress: _LoginProgress | None = None,
     ) -> Session | None:
         """The two login steps, in the leader's thread. ``None``: the login was ended by
         someone else (``close``) while it waited for a fresh TOTP step."""
         http = self._login_http
         assert http is not None
         machine = gate.machine
+        progress = progress or _LoginProgress()
         now = self._now()
         with gate.data:
             plan = machine.plan_totp(now)
+        progress.step = plan.step
         gate.set_deadline(ticket, time.monotonic() + plan.wait + self._login_timeout + LOGIN_GRACE)
         if plan.wait > 0:
             logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
@@ -554,19 +712,24 @@ class NeoClient:
                 "will try again after a cooldown"
             )
         try:
-            view = self._login_step(
-                http,
-                "login",
-                requests.totp_login(
-                    mobile_number=self._credentials.mobile_number,
-                    ucc=self._credentials.ucc,
-                    totp=code,
-                ),
-                consumer_key,
-                ("token", "sid"),
-                deadline=deadline,
-            )
-            trade = self._login_step(
+            progress.sent = True
+            try:
+                view, _ = self._login_step(
+                    http,
+                    "login",
+                    requests.totp_login(
+                        mobile_number=self._credentials.mobile_number,
+                        ucc=self._credentials.ucc,
+                        totp=code,
+                    ),
+                    consumer_key,
+                    ("token", "sid"),
+                    deadline=deadline,
+                )
+            except LoginError as exc:
+                progress.refused = exc.status_code is not None  # answered: code not used
+                raise
+            trade, server_date = self._login_step(
                 http,
                 "validate",
                 requests.totp_validate(mpin=mpin),
@@ -580,6 +743,7 @@ class NeoClient:
             login_lock.release()
         with gate.data:
             epoch = machine.next_epoch()
+            generation = generation or machine.next_generation()
         data_center = trade.get("dataCenter")
         ucc = trade.get("ucc")
         return new_session(
@@ -590,6 +754,8 @@ class NeoClient:
             now=self._now(),
             data_center=str(data_center) if data_center is not None else None,
             ucc=str(ucc) if ucc is not None else None,
+            generation=generation,
+            server_date=server_date,
         )
 
     def _login_timed_out(self) -> TransientLoginError:
@@ -608,7 +774,8 @@ class NeoClient:
         deadline: float,
         view_token: str | None = None,
         view_sid: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], float | None]:
+        """One login step; returns its ``data`` and the server's ``Date``, if any."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise self._login_timed_out()
@@ -642,7 +809,115 @@ class NeoClient:
         if result.outcome is not LoginOutcome.SUCCESS:
             raise login_error(step, result)
         assert result.data is not None
-        return dict(result.data)
+        return dict(result.data), parse_http_date(response.headers.get("date"))
+
+    # -- the session store ----------------------------------------------------------------
+    def _store_io(self, action: str, call: Callable[..., Any], *args: Any) -> Any:
+        """One store call, in this thread. Anything but a ``SessionStoreError`` becomes
+        one that names the action, never the data."""
+        try:
+            return call(*args)
+        except SessionStoreError:
+            raise
+        except Exception as exc:
+            raise SessionStoreError(
+                f"session store {type(self._store).__name__}: {action} failed "
+                f"({type(exc).__name__})"
+            ) from exc
+
+    def _persist(self, record: StoredSession | None, owner: str) -> None:
+        """Write a new login to the store (once), then release the store's lock."""
+        try:
+            if record is not None:
+                try:
+                    self._store_io("writing", self._store.save, record)
+                except SessionStoreError as exc:
+                    logger.warning(
+                        "the new session could not be written to the session store; other "
+                        "processes will log in by themselves: %s",
+                        exc,
+                    )
+        finally:
+            _release_quietly(self._store, owner)
+
+    def _newer(self, gate: _SyncSession, stored: StoredSession | None) -> StoredSession | None:
+        """``stored`` if it is a session to adopt (see ``should_adopt``), else ``None``."""
+        with gate.data:
+            generation = gate.machine.generation
+        adopt = should_adopt(
+            stored, generation=generation, account=self._credentials.ucc, now=self._now()
+        )
+        return stored if adopt else None
+
+    def _adopt(self, gate: _SyncSession, stored: StoredSession) -> _Obtained:
+        with gate.data:
+            if stored.totp_step is not None:
+                gate.machine.totp_used(stored.totp_step)
+            epoch = gate.machine.next_epoch()
+        return _Obtained(session_of(stored, epoch=epoch), adopted=True)
+
+    def _obtain_session(
+        self, gate: _SyncSession, ticket: LoginTicket, event: threading.Event
+    ) -> _Obtained | None:
+        """Adopt a newer stored session, or log in under the store's lock (scenario 41).
+
+        ``None``: the login was ended by someone else (``close``, the waiters' deadline)
+        meanwhile. On success with a login of its own, the store's lock is still held
+        (``_Obtained.owner``): the caller publishes, writes, releases.
+        """
+        store = self._store
+        owner = lock_owner()
+        lease = login_lease(self._login_timeout)
+        if not self._store_private:  # waiting for another process's login is allowed
+            gate.set_deadline(ticket, time.monotonic() + lease + STORE_WAIT_MARGIN + LOGIN_GRACE)
+        give_up = time.monotonic() + lease + STORE_WAIT_MARGIN
+        while True:
+            newer = self._newer(gate, self._store_io("reading", store.load))
+            if newer is not None:
+                return self._adopt(gate, newer)
+            if self._store_io("locking", store.acquire_lock, owner, lease):
+                break
+            if time.monotonic() >= give_up:
+                raise SessionStoreError(
+                    f"another client has held the login lock of {store!r} for more than "
+                    f"{lease + STORE_WAIT_MARGIN:.0f} s; not logging in without it"
+                )
+            if event.wait(STORE_POLL * (0.5 + self._random.random())):
+                return None  # published by someone else meanwhile
+        progress = _LoginProgress()
+        try:
+            stored = self._store_io("reading", store.load)
+            newer = self._newer(gate, stored)
+            if newer is not None:
+                _release_quietly(store, owner)
+                return self._adopt(gate, newer)
+            with gate.data:
+                if stored is not None and stored.totp_step is not None:
+                    gate.machine.totp_used(stored.totp_step)  # a sibling's step is spent too
+                generation = gate.machine.next_generation(
+                    stored.generation if stored is not None else None
+                )
+            session = self._login_flow(
+                gate, ticket, event, generation=generation, progress=progress
+            )
+        except BaseException:
+            hold = 0.0
+            if not self._store_private:
+                hold = failed_login_hold(
+                    self._now(), progress.step, code_may_be_used=progress.code_may_be_used
+                )
+            if hold > 0:
+                gate.hold_lock(self, owner, hold)
+            else:
+                _release_quietly(store, owner)
+            raise
+        if session is None:
+            _release_quietly(store, owner)
+            return None
+        with gate.data:
+            step = gate.machine.last_totp_step
+        record = record_of(session, account=self._credentials.ucc, totp_step=step)
+        return _Obtained(session, adopted=False, owner=owner, record=record)
 
     # -- the protected call -------------------------------------------------------------
     def _call(self, spec: RequestSpec) -> Any:
