@@ -84,8 +84,12 @@ class Control:
         return int(response.json()["login_attempts"])
 
     def cpu(self) -> float:
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
+        """The emulator's user + system CPU seconds (Linux ``/proc``; NaN elsewhere)."""
+        try:
+            with open(f"/proc/{self.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -94,12 +98,21 @@ def cpu_self() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def peak_rss_kib() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // 1024 if sys.platform == "darwin" else peak  # macOS counts bytes
+
+
 def rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    """Resident size now (Linux ``/proc``; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return peak_rss_kib()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -439,7 +452,7 @@ def main() -> int:
             kind="coroutines" if name in COROUTINE_CLIENTS else "threads",
             n=spec["n"],
             connections=WIRE_CONNECTIONS[name] or spec["n"],
-            rss_peak_kib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            rss_peak_kib=peak_rss_kib(),
         )
     print(json.dumps(result), flush=True)
     return 0

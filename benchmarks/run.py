@@ -326,30 +326,40 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
             '(pip install -e ".[bench]" or pip install matplotlib)'
         )
         return False
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex="col")
+    fig, axes = plt.subplots(3, 2, figsize=(12, 11), sharex="col")
     for col, (kind, clients) in enumerate(
         (("coroutines", COROUTINE_CLIENTS), ("threads", THREAD_CLIENTS))
     ):
+        storm_ax, rps_ax, cpu_ax = axes[0][col], axes[1][col], axes[2][col]
         for client in clients:
             rows = sorted((r for r in doc["rows"] if r["client"] == client), key=lambda r: r["n"])
             if not rows:
                 continue
             ns = [r["n"] for r in rows]
             style = "-o" if client in AIONEO_CLIENTS else "--."
-            axes[0][col].plot(
-                ns, [worst_storm(r)["seconds"] for r in rows], style, label=LABELS[client]
-            )
-            axes[1][col].plot(ns, [r["steady"]["rps"] for r in rows], style, label=LABELS[client])
-        axes[0][col].axhline(doc["calibration"]["ideal"], color="grey", lw=0.8, ls=":")
-        axes[0][col].set_title(f"relogin storm, {kind}: time until all N are done")
-        axes[0][col].set_ylabel("seconds (dotted: ideal)")
-        axes[1][col].set_title(f"steady fan-out, {kind}: requests/s")
-        axes[1][col].set_ylabel("requests/s")
-        axes[1][col].set_xlabel(f"N {kind}")
-        for ax in (axes[0][col], axes[1][col]):
+            label = LABELS[client]
+            # A storm in which calls failed has no recovery time to show.
+            recovered = [(r["n"], worst_storm(r)) for r in rows]
+            shown = [(n, s["seconds"]) for n, s in recovered if s["succeeded"] == s["callers"]]
+            if shown:
+                storm_ax.plot(*zip(*shown, strict=True), style, label=label)
+            else:
+                storm_ax.plot([], [], style, label=f"{label}: calls fail, no recovery")
+            rps_ax.plot(ns, [r["steady"]["rps"] for r in rows], style, label=label)
+            cpu_ax.plot(ns, [r["steady"]["cpu_per_1k"] for r in rows], style, label=label)
+        storm_ax.axhline(doc["calibration"]["ideal"], color="grey", lw=0.8, ls=":")
+        storm_ax.set_title(f"relogin storm, {kind}: time until all N are done")
+        storm_ax.set_ylabel("seconds (dotted: ideal)")
+        rps_ax.set_title(f"steady fan-out, {kind}: requests/s")
+        rps_ax.set_ylabel("requests/s")
+        cpu_ax.set_title(f"steady fan-out, {kind}: client CPU per 1,000 requests")
+        cpu_ax.set_ylabel("CPU seconds")
+        cpu_ax.set_xlabel(f"N {kind}")
+        for ax in (storm_ax, rps_ax, cpu_ax):
             ax.set_xscale("log")
+            ax.set_ylim(bottom=0)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
     meta = doc["meta"]
     fig.suptitle(
         f"aioneo {meta['packages']['aioneo']}: {meta['cpu_count']} CPUs, "
@@ -411,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     from _serve import LOGIN_LATENCY, VALIDATE_LATENCY
 
-    mode = "quick" if args.quick else "full"
+    custom = any((args.requests, args.storms, args.clients, args.coroutines, args.threads))
+    mode = "quick" if args.quick else ("custom" if custom else "full")
     started = time.perf_counter()
     log(f"aioneo benchmark ({mode}): {len(jobs)} rows, emulator latency {args.latency * 1000:g} ms")
     emulator = EmulatorProcess(args.latency)
