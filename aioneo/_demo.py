@@ -284,7 +284,9 @@ def run_demo(
     ``clock`` is for tests; by default a fresh :class:`StepClock`.
     """
     step_clock = clock if isinstance(clock, StepClock) else StepClock()
-    config = EmulatorConfig(rate_limit=None, latency=DEMO_LATENCY)
+    # Eight-hour sessions: with Kotak's default (until 00:00 IST) a run just before
+    # midnight would see a proactive refresh or a real expiry mid-storm.
+    config = EmulatorConfig(rate_limit=None, latency=DEMO_LATENCY, session_ttl=8 * 3600.0)
     emulator = Emulator(config, clock=step_clock)
     demo = emulator.credentials
     credentials = Credentials(

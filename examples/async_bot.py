@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aioneo import AsyncNeoClient, Credentials, NeoError, OrderOutcomeUnknown
-from aioneo.testing import Emulator
+from aioneo.testing import Emulator, EmulatorConfig
 
 SYMBOLS = [
     "nse_cm|2885",  # RELIANCE-EQ
@@ -144,7 +144,9 @@ class Bot:
 
 async def emulator_main(rounds: int, interval: float) -> int:
     clock = StepClock()
-    emulator = Emulator(clock=clock)  # Kotak's defaults: 10 requests/s per session, ...
+    # Kotak's defaults (10 requests/s per session, ...), but eight-hour sessions: by
+    # default they end at 00:00 IST, and a run just before midnight would see that.
+    emulator = Emulator(EmulatorConfig(session_ttl=8 * 3600.0), clock=clock)
     fields = emulator.credentials.as_dict()
     async with AsyncNeoClient(
         Credentials(**fields),

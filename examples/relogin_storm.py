@@ -42,7 +42,8 @@ class StepClock:
 def make_emulator(clock: StepClock) -> Emulator:
     latency = dict.fromkeys(KOTAK_LATENCY, 0.02)
     latency.update(login=KOTAK_LATENCY["login"], validate=KOTAK_LATENCY["validate"])
-    return Emulator(EmulatorConfig(rate_limit=None, latency=latency), clock=clock)
+    config = EmulatorConfig(rate_limit=None, latency=latency, session_ttl=8 * 3600.0)
+    return Emulator(config, clock=clock)
 
 
 async def coroutine_storm(n: int) -> bool:

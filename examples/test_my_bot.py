@@ -94,7 +94,8 @@ def clock() -> StepClock:
 
 @pytest.fixture
 def emulator(clock: StepClock) -> Emulator:
-    return Emulator(EmulatorConfig(rate_limit=None), clock=clock)
+    # Eight-hour sessions, so a run just before 00:00 IST (Kotak's end of day) behaves alike.
+    return Emulator(EmulatorConfig(rate_limit=None, session_ttl=8 * 3600.0), clock=clock)
 
 
 @pytest_asyncio.fixture

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from aioneo import Credentials, NeoClient, NeoError
-from aioneo.testing import Emulator, EmulatorServer
+from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer
 
 SYMBOLS = ["nse_cm|2885", "nse_cm|11536", "nse_cm|1594", "nse_cm|3045", "nse_cm|1333"]
 
@@ -81,8 +81,8 @@ def refresh(neo: NeoClient, pool: ThreadPoolExecutor) -> tuple[int, int]:
 
 def emulator_main(rounds: int) -> int:
     clock = StepClock()
-    with EmulatorServer(Emulator(clock=clock)) as server:
-        emulator = server.emulator
+    emulator = Emulator(EmulatorConfig(session_ttl=8 * 3600.0), clock=clock)  # 8 h sessions
+    with EmulatorServer(emulator) as server:
         credentials = Credentials(**emulator.credentials.as_dict())
         ok = failed = 0
         with (
