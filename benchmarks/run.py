@@ -255,7 +255,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         f"- command: `{meta['command']}`",
         f"- date: {meta['date']}; machine: {meta['cpu_count']} CPUs ({meta['platform']}), "
-        f"Python {meta['python']}",
+        f"Python {meta['python']}; 1-minute load average {meta['load_average'][0]:.2f} before, "
+        f"{meta['load_average'][1]:.2f} after; {meta['seconds']:.0f} s in all",
         "- packages: " + ", ".join(f"{k} {v}" for k, v in meta["packages"].items()),
         f"- emulator: one separate process (`benchmarks/_serve.py`, uvicorn, h11), latency "
         f"login {meta['latency']['login'] * 1000:.0f} ms, validate "
@@ -424,6 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     custom = any((args.requests, args.storms, args.clients, args.coroutines, args.threads))
     mode = "quick" if args.quick else ("custom" if custom else "full")
     started = time.perf_counter()
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     log(f"aioneo benchmark ({mode}): {len(jobs)} rows, emulator latency {args.latency * 1000:g} ms")
     emulator = EmulatorProcess(args.latency)
     info = emulator.info
@@ -482,6 +484,10 @@ def main(argv: list[str] | None = None) -> int:
             "requests": plan["requests"],
             "storms": plan["storms"],
             "seconds": time.perf_counter() - started,
+            "load_average": [
+                load_before,
+                os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
+            ],
         },
         "calibration": cal,
         "rows": rows,
