@@ -57,6 +57,7 @@ from ._core._persist import (
     StoredSession,
     failed_login_hold,
     login_lease,
+    longest_lease,
     record_of,
     session_of,
     should_adopt,
@@ -381,7 +382,8 @@ class AsyncNeoClient:
     wrote there, logs in only under the store's login lock, and writes its own login back,
     so all of them together make one login per expiry event, and a restarted process
     reuses the session of the day. A login may then first wait for another client's login
-    (at most its lease: ``login_timeout`` plus about 41 s); a store that cannot be read,
+    (at most its lease: ``login_timeout`` plus 5 s and the holder's TOTP-step wait, if
+    any; longer means the holder is stuck); a store that cannot be read,
     locked or trusted fails the login with :class:`~aioneo.SessionStoreError` rather than
     logging in without coordination, and a store write that fails is logged, never
     raised (the login stands).
@@ -751,7 +753,8 @@ class AsyncNeoClient:
         account = self._credentials.ucc
         owner = lock_owner()
         lease = login_lease(self._login_timeout)
-        give_up = time.monotonic() + lease + STORE_WAIT_MARGIN
+        wait_limit = longest_lease(self._login_timeout) + STORE_WAIT_MARGIN
+        give_up = time.monotonic() + wait_limit
         while True:
             stored = await self._store_io("reading", store.load)
             if should_adopt(
@@ -764,7 +767,7 @@ class AsyncNeoClient:
             if time.monotonic() >= give_up:
                 raise SessionStoreError(
                     f"another client has held the login lock of {store!r} for more than "
-                    f"{lease + STORE_WAIT_MARGIN:.0f} s; not logging in without it"
+                    f"{wait_limit:.0f} s; not logging in without it"
                 )
             await asyncio.sleep(STORE_POLL * (0.5 + self._random.random()))
         progress = _LoginProgress()
@@ -778,6 +781,9 @@ class AsyncNeoClient:
                 return self._adopt(machine, stored)
             if stored is not None and stored.totp_step is not None:
                 machine.totp_used(stored.totp_step)  # a sibling's step is spent too
+            totp_wait = machine.plan_totp(self._now()).wait
+            if totp_wait > 0:  # renew the lease: this login will first wait for a step
+                await self._try_lock(owner, login_lease(self._login_timeout, totp_wait))
             generation = machine.next_generation(stored.generation if stored else None)
             session = await self._login_flow(machine, generation=generation, progress=progress)
         except BaseException:

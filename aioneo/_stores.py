@@ -401,10 +401,11 @@ class RedisSessionStore:
     Needs the ``redis`` package (``pip install 'aioneo[redis]'``), imported when the
     store is created. ``key`` holds the session as JSON; ``key + ":lock"`` is the login
     lock, taken with ``SET NX PX`` and released by a compare-and-delete script, so only
-    its holder releases it. Its lease (the client's worst-case login time, about a minute
-    by default) ends by itself if the holder dies, so a killed holder delays the others
-    by at most that long. A single Redis server (or a primary with replicas) is assumed;
-    the lock does not claim to survive a failover.
+    its holder releases it. Its lease (the holder's login time: ``login_timeout`` plus
+    5 s, plus its TOTP wait when it has one) ends by itself if the holder dies, so a
+    killed holder delays the others by at most that long (35 s with the defaults). A
+    single Redis server (or a primary with replicas) is assumed; the lock does not claim
+    to survive a failover.
 
     Anyone who can read the key can use the session: protect Redis with a password or
     ACL and TLS (``rediss://``) when it is reachable by others. Errors from Redis become

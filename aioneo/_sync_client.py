@@ -78,6 +78,7 @@ from ._core._persist import (
     StoredSession,
     failed_login_hold,
     login_lease,
+    longest_lease,
     record_of,
     session_of,
     should_adopt,
@@ -485,7 +486,8 @@ class NeoClient:
     wrote there, logs in only under the store's login lock, and writes its own login back,
     so all of them together make one login per expiry event, and a restarted process
     reuses the session of the day. A login may then first wait for another client's login
-    (at most its lease: ``login_timeout`` plus about 41 s); a store that cannot be read,
+    (at most its lease: ``login_timeout`` plus 5 s and the holder's TOTP-step wait, if
+    any; longer means the holder is stuck); a store that cannot be read,
     locked or trusted fails the login with :class:`~aioneo.SessionStoreError` rather than
     logging in without coordination, and a store write that fails is logged, never
     raised (the login stands).
@@ -868,9 +870,10 @@ class NeoClient:
         store = self._store
         owner = lock_owner()
         lease = login_lease(self._login_timeout)
+        wait_limit = longest_lease(self._login_timeout) + STORE_WAIT_MARGIN
         if not self._store_private:  # waiting for another process's login is allowed
-            gate.set_deadline(ticket, time.monotonic() + lease + STORE_WAIT_MARGIN + LOGIN_GRACE)
-        give_up = time.monotonic() + lease + STORE_WAIT_MARGIN
+            gate.set_deadline(ticket, time.monotonic() + wait_limit + LOGIN_GRACE)
+        give_up = time.monotonic() + wait_limit
         while True:
             newer = self._newer(gate, self._store_io("reading", store.load))
             if newer is not None:
@@ -880,7 +883,7 @@ class NeoClient:
             if time.monotonic() >= give_up:
                 raise SessionStoreError(
                     f"another client has held the login lock of {store!r} for more than "
-                    f"{lease + STORE_WAIT_MARGIN:.0f} s; not logging in without it"
+                    f"{wait_limit:.0f} s; not logging in without it"
                 )
             if event.wait(STORE_POLL * (0.5 + self._random.random())):
                 return None  # published by someone else meanwhile
@@ -891,12 +894,17 @@ class NeoClient:
             if newer is not None:
                 _release_quietly(store, owner)
                 return self._adopt(gate, newer)
+            now = self._now()
             with gate.data:
                 if stored is not None and stored.totp_step is not None:
                     gate.machine.totp_used(stored.totp_step)  # a sibling's step is spent too
+                totp_wait = gate.machine.plan_totp(now).wait
                 generation = gate.machine.next_generation(
                     stored.generation if stored is not None else None
                 )
+            if totp_wait > 0:  # renew the lease: this login will first wait for a step
+                lease = login_lease(self._login_timeout, totp_wait)
+                self._store_io("locking", store.acquire_lock, owner, lease)
             session = self._login_flow(
                 gate, ticket, event, generation=generation, progress=progress
             )

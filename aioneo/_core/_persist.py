@@ -41,6 +41,7 @@ __all__ = [
     "encode",
     "failed_login_hold",
     "login_lease",
+    "longest_lease",
     "record_of",
     "session_of",
     "should_adopt",
@@ -48,8 +49,8 @@ __all__ = [
 
 #: Version of the stored JSON layout.
 FORMAT = 1
-#: Seconds added to a login's worst-case duration for the lease on the login lock.
-LEASE_MARGIN = 10.0
+#: Seconds added to a login's duration for the lease on the login lock (store I/O).
+LEASE_MARGIN = 5.0
 #: A stored session within this many seconds of its end is not adopted.
 ADOPT_MARGIN = 5.0
 
@@ -206,15 +207,23 @@ def record_of(session: Session, *, account: str, totp_step: int | None) -> Store
     )
 
 
-def login_lease(login_timeout: float, totp_wait: float = STEP + DEFAULT_GUARD) -> float:
+def login_lease(login_timeout: float, totp_wait: float = 0.0) -> float:
     """Seconds a login may hold the store's login lock.
 
-    Covers the TOTP wait (at most one step and the guard), the two login steps
-    (``login_timeout``) and the store write, plus :data:`LEASE_MARGIN`. A store whose
-    lock expires by itself (Redis) frees it after this long if the holder died; the
-    holder renews the lease with the exact TOTP wait once it knows it.
+    Covers the TOTP wait, the two login steps (``login_timeout``) and the store reads and
+    write (:data:`LEASE_MARGIN`). A store whose lock expires by itself (Redis) frees it
+    after this long if the holder died. The holder takes the lock with ``totp_wait`` 0
+    and renews it with its real TOTP wait once it has read the store and planned its
+    code, so a dead holder that never had to wait delays the others by
+    ``login_timeout + LEASE_MARGIN`` at most.
     """
     return max(totp_wait, 0.0) + login_timeout + LEASE_MARGIN
+
+
+def longest_lease(login_timeout: float) -> float:
+    """The longest lease a login may take: with the longest TOTP wait (a step and the
+    guard). A client waits this long for another's login before giving up."""
+    return login_lease(login_timeout, STEP + DEFAULT_GUARD)
 
 
 def failed_login_hold(now: float, step: int | None, *, code_may_be_used: bool) -> float:

@@ -11,6 +11,7 @@ from aioneo._core._persist import (
     encode,
     failed_login_hold,
     login_lease,
+    longest_lease,
     record_of,
     session_of,
     should_adopt,
@@ -106,8 +107,9 @@ def test_session_of_and_record_of_carry_the_generation() -> None:
 
 
 def test_lease_covers_the_longest_login() -> None:
-    assert login_lease(30.0) == 31.0 + 30.0 + LEASE_MARGIN
-    assert login_lease(30.0, totp_wait=0.0) == 30.0 + LEASE_MARGIN
+    assert login_lease(30.0) == 30.0 + LEASE_MARGIN
+    assert login_lease(30.0, totp_wait=12.0) == 12.0 + 30.0 + LEASE_MARGIN
+    assert longest_lease(30.0) == 31.0 + 30.0 + LEASE_MARGIN
 
 
 def test_failed_login_keeps_the_lock_only_while_its_code_could_be_replayed() -> None:
