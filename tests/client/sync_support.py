@@ -43,7 +43,7 @@ class SyncGate:
             self._open = True
             self._cond.notify_all()
 
-    def until_waiting(self, n: int, *, timeout: float = 10.0) -> None:
+    def until_waiting(self, n: int, *, timeout: float = 30.0) -> None:
         with self._cond:
             if not self._cond.wait_for(lambda: self.waiting >= n, timeout):
                 raise AssertionError(f"only {self.waiting} of {n} requests reached the gate")
@@ -133,7 +133,7 @@ class Threads:
         for thread in self.threads:
             thread.start()
 
-    def join(self, timeout: float = 10.0) -> list[Any]:
+    def join(self, timeout: float = 30.0) -> list[Any]:
         """Join all threads within ``timeout`` seconds in total; fail if any is still alive."""
         deadline = time.monotonic() + timeout
         for thread in self.threads:
@@ -147,7 +147,7 @@ class Threads:
         return sum(self.done)
 
 
-def run_threads(n: int, fn: Callable[[], Any], *, timeout: float = 10.0) -> list[Any]:
+def run_threads(n: int, fn: Callable[[], Any], *, timeout: float = 30.0) -> list[Any]:
     return Threads(n, fn).join(timeout)
 
 
