@@ -32,6 +32,7 @@ import json
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -360,7 +361,8 @@ def chart(doc: dict[str, Any], path: Path) -> bool:
             ax.set_xscale("log")
             ax.set_ylim(bottom=0)
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
     meta = doc["meta"]
     fig.suptitle(
         f"aioneo {meta['packages']['aioneo']}: {meta['cpu_count']} CPUs, "
@@ -395,6 +397,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the running worker is killed and the emulator stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = dict(QUICK if args.quick else FULL)
     if args.requests:
         plan["requests"] = args.requests
