@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import importlib.util
 import json
 import socket
 import sys
@@ -309,7 +310,15 @@ def run_demo(
 
 
 def main(*, callers: int, threads: int, as_json: bool) -> int:
-    """The ``demo`` command: 0 when every storm cost exactly one login, else 1."""
+    """The ``demo`` command: 0 when every storm cost exactly one login, else 1 (2: the
+    emulator cannot be served because uvicorn is missing)."""
+    if importlib.util.find_spec("uvicorn") is None:
+        print(
+            "error: the demo serves the emulator with uvicorn, which is not installed: "
+            "pip install 'aioneo[emulator]'",
+            file=sys.stderr,
+        )
+        return 2
     out = None if as_json else sys.stdout
     result = run_demo(callers=callers, threads=threads, out=out)
     if as_json:
