@@ -34,8 +34,9 @@ deadline is the lock's lease plus the login's own.
 
 Proactive refresh (``refresh_ahead``): the call that finds the session due starts the
 login in a short-lived daemon thread (``aioneo-refresh-N``) and is itself sent at once
-with the current session; see ``_core/_refresh.py``. It is the one thread a
-``NeoClient`` ever starts, a few times a day.
+with the current session; see ``_core/_refresh.py``. Besides that thread (a few times a
+day) and a timer that keeps a shared store's lock until a failed login's TOTP step is
+over, a ``NeoClient`` starts no thread.
 """
 
 from __future__ import annotations
@@ -445,10 +446,11 @@ class NeoClient:
     fails, every one of them gets the same error as soon as it fails. Calls that fail for
     good raise a :class:`~aioneo.NeoError` subclass.
 
-    Concurrency: share one client between all threads of a process; no event loop and no
-    helper thread is ever started. Calling a blocking method from a thread that is
-    running an asyncio event loop raises ``RuntimeError`` at once (it would stall the
-    loop, and with it anything the call might wait for): use ``AsyncNeoClient`` there, or
+    Concurrency: share one client between all threads of a process; no event loop is
+    ever started, and no helper thread but a short-lived one per proactive refresh (see
+    ``refresh_ahead``). Calling a blocking method from a thread that is running an
+    asyncio event loop raises ``RuntimeError`` at once (it would stall the loop, and with
+    it anything the call might wait for): use ``AsyncNeoClient`` there, or
     ``await asyncio.to_thread(neo.positions)``.
 
     ``timeout`` bounds each network step of a request (connect, write, read), not the

@@ -57,8 +57,8 @@ class ReloginBreaker:
     def _prune(self, now: float) -> None:
         while self._times and self._times[0] <= now - self.window:
             self._times.popleft()
-        if not self._times or len(self._times) < self.max_relogins:
-            self._error = None
+        if len(self._times) < self.max_relogins:
+            self._error = None  # closed again: the next opening gets a new error
 
     def refusal(self, now: float) -> ReloginLoopError | None:
         """The error to raise instead of one more automatic relogin at ``now``, if any.

@@ -20,6 +20,15 @@ processes (scenario 41), as the shells run it:
    (``totp_step``), so two processes never send codes of one 30 s step;
 4. the new session is written once, after it was published inside the client and
    before the lock is released, so a sibling that gets the lock next finds it.
+
+A failed login writes nothing; if its TOTP code may have been accepted (the TOTP step
+succeeded, or went unanswered), it keeps the lock until that step is over
+(:func:`failed_login_hold`), so no sibling sends a code of the same step. Not covered:
+a process *killed* after its TOTP step was accepted and before it wrote the store. Its
+lock is gone at once (file) or after its lease (Redis), and a sibling that logs in
+within the same 30 s step sends a code of that step again; a server that refuses reused
+codes (RFC 6238; Kotak does not document it) answers that login as a wrong TOTP, a
+:class:`~aioneo.FatalLoginError` in that sibling until ``login()`` is called.
 """
 
 from __future__ import annotations
