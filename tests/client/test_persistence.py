@@ -24,6 +24,7 @@ from aioneo import (
     ReloginLoopError,
     SessionStoreError,
     StoredSession,
+    TransientLoginError,
 )
 from aioneo._core._refresh import RETRY_BASE
 from aioneo.testing import Emulator, EmulatorServer
@@ -520,3 +521,46 @@ def test_sync_breaker(emulator: Emulator, server: EmulatorServer, clock: StepClo
                 break
         assert isinstance(error, ReloginLoopError)
         assert "2 times within 600 s" in str(error)
+
+
+# -- a failed login's TOTP step stays reserved for the others --------------------------------
+
+
+async def test_failed_validate_keeps_the_store_lock_until_its_totp_step_ends(
+    make_client: MakeClient, emulator: Emulator
+) -> None:
+    store = MemorySessionStore()
+    client = make_client(session_store=store, login_cooldown=0.1)
+    emulator.inject_fault("validate", "http_503_empty", count=1)  # the TOTP was accepted
+    with pytest.raises(TransientLoginError):
+        await client.positions()
+    assert not store.acquire_lock("sibling", 60.0)  # a sibling would reuse the step
+    assert len(client._session._holds) == 1
+    await client.aclose()  # ends the hold and releases the lock
+    assert store.acquire_lock("sibling", 60.0)
+
+
+async def test_refused_totp_step_releases_the_store_lock_at_once(
+    make_client: MakeClient, emulator: Emulator
+) -> None:
+    store = MemorySessionStore()
+    async with make_client(session_store=store, login_cooldown=0.1) as client:
+        emulator.inject_fault("login", "http_503_empty", count=1)  # answered: code unused
+        with pytest.raises(TransientLoginError):
+            await client.positions()
+        assert not client._session._holds
+        assert store.acquire_lock("sibling", 60.0)
+
+
+def test_sync_failed_validate_keeps_the_store_lock_until_its_totp_step_ends(
+    emulator: Emulator, server: EmulatorServer, clock: StepClock
+) -> None:
+    store = MemorySessionStore()
+    client = sync_client(emulator, server, clock, session_store=store, login_cooldown=0.1)
+    emulator.inject_fault("validate", "http_503_empty", count=1)
+    with pytest.raises(TransientLoginError):
+        client.positions()
+    assert not store.acquire_lock("sibling", 60.0)
+    assert len(client._session._holds) == 1
+    client.close()  # cancels the timer and releases the lock
+    assert store.acquire_lock("sibling", 60.0)
