@@ -488,11 +488,11 @@ class NeoClient:
     wrote there, logs in only under the store's login lock, and writes its own login back,
     so all of them together make one login per expiry event, and a restarted process
     reuses the session of the day. A login may then first wait for another client's login
-    (at most its lease: ``login_timeout`` plus 5 s and the holder's TOTP-step wait, if
-    any; longer means the holder is stuck); a store that cannot be read,
-    locked or trusted fails the login with :class:`~aioneo.SessionStoreError` rather than
-    logging in without coordination, and a store write that fails is logged, never
-    raised (the login stands).
+    (at most its lease: ``login_timeout`` plus 5 s, plus the holder's TOTP-step wait if
+    it has one; longer means the holder is stuck). A store that cannot be read, locked or
+    trusted fails the login with :class:`~aioneo.SessionStoreError` rather than logging
+    in without coordination; a store write that fails is logged, never raised (the login
+    stands).
 
     ``refresh_ahead`` seconds before the session ends (at most half its lifetime,
     jittered), the call that notices starts one login in a short-lived daemon thread and
