@@ -237,6 +237,7 @@ def test_file_store_lock_of_a_killed_process_is_released(tmp_path: Path) -> None
             child.stdout.close()
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_file_store_child_after_fork_does_not_release_the_parents_lock(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     store = FileSessionStore(path)
