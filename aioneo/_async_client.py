@@ -501,6 +501,9 @@ class AsyncNeoClient:
                 )
             self._loop = loop
             self._session.rebind()
+            if self._store_private:  # a login of the closed loop is gone with it
+                assert isinstance(self._store, MemorySessionStore)
+                self._store._free_lock()
             self._slots = asyncio.Semaphore(self._max_connections)
             timeout = httpx.Timeout(self._timeout, pool=None)
             self._http = httpx.AsyncClient(

@@ -141,6 +141,11 @@ class MemorySessionStore:
         self._mutex = threading.Lock()
         self._owner = None
 
+    def _free_lock(self) -> None:
+        """Free the lock whoever holds it: its holder is known to be gone."""
+        with self._mutex:
+            self._owner = None
+
     def __repr__(self) -> str:
         return "MemorySessionStore()"
 
