@@ -7,11 +7,12 @@ so a burst is entirely on the wire before the first answer. Tests assert counts 
 the server saw, the client's counters, exceptions each thread received); every thread is
 joined with a timeout of a few seconds, so a hang or a blind 30 s wait fails fast.
 
-Scenarios left out: 15 and 34-42 (proactive refresh, persistence: not built yet), 17, 18,
-22-25 (asyncio cancellation and event loops: there is no way to cancel a thread), 27
-(async and sync clients sharing one session: they do not share one), 32 (TOTP boundary:
-core arithmetic, same code path as the async shell), 44 (no streaming endpoint yet) and
-47 (the random interleavings run against the async shell).
+Scenarios elsewhere: 15 and 34-42 (proactive refresh, session stores, breaker) in
+``test_persistence.py`` and ``test_multiprocess.py``; 27 (async and sync clients sharing
+one ``MemorySessionStore``) in ``test_persistence.py``. Left out: 17, 18, 22-25 (asyncio
+cancellation and event loops: there is no way to cancel a thread), 32 (TOTP boundary: core
+arithmetic, the same code path as the async shell), 44 (no streaming endpoint yet) and 47
+(the random interleavings run against the async shell).
 """
 
 from __future__ import annotations
