@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ._async_client import DEFAULT_MAX_CONNECTIONS, AsyncNeoClient
+from ._core._session import SessionStats
 from ._core._totp import STEP
 from ._credentials import Credentials
 from ._exceptions import NeoError
@@ -166,6 +167,14 @@ class _Progress:
             )
 
 
+def _stats_line(stats: SessionStats) -> str:
+    return (
+        f"client: {stats.logins} logins in all ({stats.relogins} after the expiry), "
+        f"{stats.expired_responses} 'session expired' answers, {stats.coalesced} calls "
+        "waited for a login run by another"
+    )
+
+
 def _say(out: TextIO | None, text: str) -> None:
     if out is not None:
         print(text, file=out, flush=True)
@@ -204,7 +213,7 @@ async def _async_storm(
         outcomes = await asyncio.gather(*(call() for _ in range(callers)))
         seconds = time.perf_counter() - started
         logins = emulator.counters.login_attempts - before
-        _say(out, f"[async] client stats: {neo.stats}")
+        _say(out, "[async] " + _stats_line(neo.stats))
     return StormResult(callers, logins, sum(outcomes), seconds)
 
 
@@ -249,7 +258,7 @@ def _thread_storm(
             thread.join()
         seconds = time.perf_counter() - start_times[0]
         logins = emulator.counters.login_attempts - before
-        _say(out, f"[threads] client stats: {neo.stats}")
+        _say(out, "[threads] " + _stats_line(neo.stats))
     return StormResult(callers, logins, sum(outcomes), seconds)
 
 
