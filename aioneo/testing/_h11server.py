@@ -92,6 +92,11 @@ class H11Server:
                 conn.start_next_cycle()
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # Shutdown cancels idle connections. End the task normally: on Python 3.11,
+            # asyncio.start_server's done-callback calls task.exception() on a cancelled
+            # handler task and logs a CancelledError traceback ("Exception in callback").
+            pass
         finally:
             self._connections.discard(task)
             writer.close()
