@@ -154,7 +154,7 @@ def run_threads(n: int, fn: Callable[[], Any], *, timeout: float = 30.0) -> list
 class CountingSemaphore:
     """Stands in for the client's slot semaphore to tell how many threads queue on it."""
 
-    def __init__(self, inner: threading.BoundedSemaphore) -> None:
+    def __init__(self, inner: Any) -> None:
         self._inner = inner
         self._lock = threading.Lock()
         self.waiting = 0
@@ -163,11 +163,11 @@ class CountingSemaphore:
         with self._lock:
             self.waiting += 1
         try:
-            self._inner.acquire()
+            self._inner.__enter__()
         finally:
             with self._lock:
                 self.waiting -= 1
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._inner.release()
+        self._inner.__exit__(*exc_info)

@@ -770,3 +770,28 @@ def test_orders_are_never_retried_on_429(client: NeoClient, emulator: Emulator) 
     assert caught.value.retry_after is not None
     assert emulator.counters.requests["place_order"] == 1
     assert emulator.counters.orders_by_tag == {}
+
+
+@pytest.mark.timeout(20)
+def test_slots_are_handed_to_the_longest_waiter() -> None:
+    from aioneo._sync_client import _FairSlots
+
+    slots = _FairSlots(1)
+    order: list[str] = []
+    slots.__enter__()  # the holder
+    second_in = threading.Event()
+
+    def second() -> None:
+        with slots:
+            order.append("second")
+            second_in.set()
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    wait_for(lambda: slots.waiting == 1, what="the second thread to queue")
+    slots.__exit__(None, None, None)
+    with slots:  # the releasing thread comes straight back: it must queue behind "second"
+        order.append("holder again")
+    waiter.join(5)
+    assert second_in.is_set()
+    assert order == ["second", "holder again"]
