@@ -41,18 +41,16 @@ from typing import TextIO
 
 from ._async_client import DEFAULT_MAX_CONNECTIONS, AsyncNeoClient
 from ._core._session import SessionStats
-from ._core._totp import STEP
 from ._credentials import Credentials
 from ._exceptions import NeoError
 from ._sync_client import NeoClient
-from .testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer
+from .testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer, StepClock
 
 __all__ = [
     "DEMO_COROUTINES",
     "DEMO_LATENCY",
     "DEMO_THREADS",
     "DemoResult",
-    "StepClock",
     "StormResult",
     "run_demo",
     "start_server",
@@ -67,26 +65,6 @@ DEMO_LATENCY: dict[str, float] = {
     "login": KOTAK_LATENCY["login"],
     "validate": KOTAK_LATENCY["validate"],
 }
-
-
-class StepClock:
-    """Unix time that runs with the real clock but can jump to the next TOTP step.
-
-    Shared by the emulator and the clients (``clock=``), so a relogin never waits for a
-    fresh 30 s step. Thread-safe: reads and jumps are single attribute operations.
-    """
-
-    def __init__(self, *, into_step: float = 5.0) -> None:
-        self._offset = 0.0
-        self.next_step(into_step=into_step)
-
-    def __call__(self) -> float:
-        return time.time() + self._offset
-
-    def next_step(self, *, into_step: float = 5.0) -> None:
-        """Jump to ``into_step`` seconds into the next 30 s TOTP step."""
-        now = self()
-        self._offset += (int(now // STEP) + 1) * STEP + into_step - now
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

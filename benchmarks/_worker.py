@@ -36,6 +36,7 @@ import httpx
 from aioneo import AsyncNeoClient, Credentials, NeoClient
 from aioneo._core import _requests as requests
 from aioneo._core._render import render
+from aioneo.testing import StepClock
 
 STEP = 30
 COROUTINE_CLIENTS = ("aioneo-async", "httpx-async")
@@ -51,21 +52,6 @@ WIRE_CONNECTIONS = {
     "naive": 100,
     "sdk": 100,
 }
-
-
-class StepClock:
-    """Real time shifted to ``into`` seconds into TOTP step ``now_step + steps_ahead``."""
-
-    def __init__(self, steps_ahead: int, *, into: float = 5.0) -> None:
-        now = time.time()
-        self.offset = (int(now // STEP) + steps_ahead) * STEP + into - now
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def next_step(self, *, into: float = 5.0) -> None:
-        now = self()
-        self.offset += (int(now // STEP) + 1) * STEP + into - now
 
 
 class Control:
@@ -176,7 +162,7 @@ async def fan_out_async(
 
 async def run_async(spec: dict[str, Any]) -> dict[str, Any]:
     n, name = spec["n"], spec["client"]
-    clock = StepClock(spec["step"])
+    clock = StepClock(steps_ahead=spec["step"])
     control = Control(spec["url"], spec["emulator_pid"])
     creds = credentials_of(spec)
     neo = AsyncNeoClient(creds, login_url=spec["url"], rate_limit=None, clock=clock)
@@ -337,7 +323,7 @@ def make_thread_client(
 
 def run_threads(spec: dict[str, Any]) -> dict[str, Any]:
     n, name = spec["n"], spec["client"]
-    clock = StepClock(spec["step"])
+    clock = StepClock(steps_ahead=spec["step"])
     control = Control(spec["url"], spec["emulator_pid"])
     call, relogin, close = make_thread_client(spec, clock)
     try:
@@ -417,7 +403,7 @@ def steady_result(
 
 def calibrate(spec: dict[str, Any]) -> dict[str, Any]:
     """Idle figures for the ideal: one login (both steps) and one round trip."""
-    clock = StepClock(spec["step"])
+    clock = StepClock(steps_ahead=spec["step"])
     logins, trips = [], []
     with NeoClient(
         credentials_of(spec), login_url=spec["url"], rate_limit=None, clock=clock

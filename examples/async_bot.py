@@ -23,12 +23,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from aioneo import AsyncNeoClient, Credentials, NeoError, OrderOutcomeUnknown
-from aioneo.testing import Emulator, EmulatorConfig
+from aioneo.testing import Emulator, EmulatorConfig, StepClock
 
 SYMBOLS = [
     "nse_cm|2885",  # RELIANCE-EQ
@@ -42,26 +41,6 @@ SYMBOLS = [
     "nse_cm|11915",  # YESBANK-EQ
     "nse_cm|19084",  # ITBEES-EQ
 ]
-
-
-class StepClock:
-    """Emulator mode only: real time that can jump to the next 30 s TOTP step.
-
-    Every relogin needs a TOTP code from a step no earlier login used, so after an expiry
-    the client would wait up to 30 s. The emulator and the client share this clock, which
-    jumps instead. Against Kotak there is no such clock: the client waits if it must.
-    """
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.next_step()
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def next_step(self) -> None:
-        now = self()
-        self.offset += (now // 30 + 1) * 30 + 5 - now
 
 
 @dataclass

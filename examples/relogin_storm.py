@@ -20,23 +20,7 @@ import threading
 import time
 
 from aioneo import AsyncNeoClient, Credentials, NeoClient, NeoError
-from aioneo.testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer
-
-
-class StepClock:
-    """Real time that can jump to the next 30 s TOTP step, shared by the emulator and the
-    client, so the relogin does not wait for a fresh TOTP code (see async_bot.py)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.next_step()
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def next_step(self) -> None:
-        now = self()
-        self.offset += (now // 30 + 1) * 30 + 5 - now
+from aioneo.testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer, StepClock
 
 
 def make_emulator(clock: StepClock) -> Emulator:

@@ -20,14 +20,13 @@ file builds its emulator itself, because it shares a clock with the client (belo
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from aioneo import AsyncNeoClient, Credentials, Order, OrderOutcomeUnknown
-from aioneo.testing import Emulator, EmulatorConfig
+from aioneo.testing import Emulator, EmulatorConfig, StepClock
 
 pytestmark = pytest.mark.asyncio
 
@@ -66,25 +65,6 @@ async def rebalance(neo: AsyncNeoClient, *, symbol: str = SYMBOL, target: int = 
 
 
 # -- fixtures ----------------------------------------------------------------------------------
-
-
-class StepClock:
-    """Real time that can jump to the next 30 s TOTP step.
-
-    A relogin needs a TOTP code from a step no earlier login used; instead of sleeping up
-    to 30 s, the test makes the emulator and the client share this clock and jumps it.
-    """
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.next_step()
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def next_step(self) -> None:
-        now = self()
-        self.offset += (now // 30 + 1) * 30 + 5 - now
 
 
 @pytest.fixture

@@ -23,25 +23,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from aioneo import Credentials, NeoClient, NeoError
-from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer
+from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer, StepClock
 
 SYMBOLS = ["nse_cm|2885", "nse_cm|11536", "nse_cm|1594", "nse_cm|3045", "nse_cm|1333"]
-
-
-class StepClock:
-    """Emulator mode only: real time that can jump to the next 30 s TOTP step, so the
-    relogin after the expiry does not wait for a fresh TOTP code (see async_bot.py)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.next_step()
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def next_step(self) -> None:
-        now = self()
-        self.offset += (now // 30 + 1) * 30 + 5 - now
 
 
 def jobs(neo: NeoClient) -> dict[str, Callable[[], str]]:

@@ -31,6 +31,7 @@ from aioneo.testing._app import (
     Hold,
     RecordedRequest,
 )
+from aioneo.testing._clock import StepClock
 from aioneo.testing._config import (
     ENDPOINTS,
     KOTAK_LATENCY,
@@ -56,4 +57,5 @@ __all__ = [
     "Hold",
     "RecordedRequest",
     "RoutingTransport",
+    "StepClock",
 ]

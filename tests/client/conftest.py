@@ -10,37 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
 
 from aioneo import AsyncNeoClient, Credentials
-from aioneo.testing import Emulator, EmulatorConfig
+from aioneo.testing import Emulator, EmulatorConfig, StepClock
 
 STEP = 30
-
-
-class StepClock:
-    """Unix time that flows with the real clock, starts at a chosen offset inside a TOTP
-    step, and can be advanced."""
-
-    def __init__(self, *, into_step: float = 5.0) -> None:
-        now = time.time()
-        start = (int(now // STEP) + 1) * STEP + into_step
-        self.offset = start - now
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-    def next_step(self, *, into_step: float = 5.0) -> None:
-        """Jump to ``into_step`` seconds into the next TOTP step."""
-        now = self()
-        self.offset += (int(now // STEP) + 1) * STEP + into_step - now
 
 
 class Gate:
