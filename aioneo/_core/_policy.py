@@ -339,8 +339,17 @@ def login_error(step: str, c: LoginClassification) -> LoginError:
             st_code=c.st_code,
             retry_after=c.retry_after,
         )
+    hint = "check the credentials, then call login()"
+    if step == "login" and "totp" in c.message.lower():
+        # Kotak does not say whether it refuses a code already used in its 30 s step; if it
+        # does, a second process (or client) logging in within the same step meets this.
+        hint = (
+            "check the TOTP secret and the clock; if both are right, another login on this "
+            "account may have used this 30 s step's code already (another process or client): "
+            "share a session_store, or call login() once the step is over"
+        )
     return FatalLoginError(
-        f"{what}; not retried automatically: check the credentials, then call login()",
+        f"{what}; not retried automatically: {hint}",
         endpoint=step,
         status_code=c.status_code,
         st_code=c.st_code,

@@ -247,3 +247,15 @@ def test_login_kind_never_relogins() -> None:
         logout, c(Outcome.SESSION_EXPIRED, 401), auth_retries=0, retries=0, jitter=0
     )
     assert step.kind is StepKind.RAISE
+
+
+def test_totp_refusal_explains_the_replay_case() -> None:
+    refused = LoginClassification(LoginOutcome.FATAL, 401, st_code=10003, message="Invalid TOTP")
+    error = login_error("login", refused)
+    assert isinstance(error, FatalLoginError)
+    assert "Invalid TOTP" in str(error)
+    assert "session_store" in str(error)
+    mpin = login_error(
+        "validate", LoginClassification(LoginOutcome.FATAL, 401, message="Invalid MPIN")
+    )
+    assert "session_store" not in str(mpin)
