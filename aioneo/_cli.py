@@ -29,6 +29,7 @@ import decimal
 import enum
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -37,6 +38,7 @@ from ._async_client import DEFAULT_LOGIN_URL, AsyncNeoClient
 from ._credentials import ENV_VARS, Credentials
 from ._exceptions import NeoError
 from ._models import ClientIp, Order, Position, Quote
+from ._stores import FileSessionStore
 
 __all__ = ["main"]
 
@@ -173,6 +175,16 @@ def _parser() -> argparse.ArgumentParser:
         help="log what the client does (logins, TOTP waits, retries) to stderr",
     )
     account.add_argument(
+        "--session-file",
+        default=os.environ.get("AIONEO_SESSION_FILE") or None,
+        metavar="PATH",
+        help=(
+            "keep the session in this file (mode 0600; default $AIONEO_SESSION_FILE, else "
+            "none) so later commands reuse it instead of logging in again: two logins in "
+            "one 30 s TOTP step can be refused. The file holds the trade token: keep it private"
+        ),
+    )
+    account.add_argument(
         "--timeout",
         type=_positive,
         default=10.0,
@@ -219,7 +231,10 @@ def _count(text: str) -> int:
 
 
 async def _run_account(args: argparse.Namespace, credentials: Credentials) -> object:
-    async with AsyncNeoClient(credentials, login_url=args.login_url, timeout=args.timeout) as neo:
+    store = FileSessionStore(args.session_file) if args.session_file else None
+    async with AsyncNeoClient(
+        credentials, login_url=args.login_url, timeout=args.timeout, session_store=store
+    ) as neo:
         command: str = args.command
         if command == "login":
             return await neo.login()

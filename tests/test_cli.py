@@ -209,3 +209,20 @@ def test_wrong_mpin_is_a_login_error_exit_1(server: EmulatorServer) -> None:
     assert "654321" not in result.stderr
     assert result.stderr.count("\n") == 1  # the client's own warning is not repeated
     assert server.emulator.counters.logins == 0
+
+
+def test_session_file_lets_commands_reuse_one_login(tmp_path: Path) -> None:
+    # Replay rejection on: without the file, the second command would log in again within
+    # the same 30 s TOTP step and be refused.
+    emulator = Emulator(EmulatorConfig(rate_limit=None, totp_replay_rejection=True))
+    session_file = tmp_path / "session.json"
+    with EmulatorServer(emulator) as server:
+        env = {**_env(server), "AIONEO_SESSION_FILE": str(session_file)}
+        first = run_cli(server, "positions", "--json", env=env)
+        second = run_cli(server, "orders", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert emulator.counters.logins == 1
+    assert session_file.stat().st_mode & 0o777 == 0o600
+    for secret in (emulator.credentials.mpin, emulator.credentials.consumer_key):
+        assert secret not in first.stdout + second.stdout + first.stderr + second.stderr
