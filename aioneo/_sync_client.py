@@ -76,6 +76,7 @@ from ._async_client import (
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._options import check_client_options
 from ._core._persist import (
     StoredSession,
     failed_login_hold,
@@ -575,29 +576,15 @@ class NeoClient:
         max_relogins: int | None = DEFAULT_MAX_RELOGINS,
         relogin_window: float = DEFAULT_RELOGIN_WINDOW,
     ) -> None:
-        if not isinstance(credentials, Credentials):
-            raise TypeError(
-                f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
-            )
-        if not login_url.startswith(("http://", "https://")):
-            raise ValueError(f"login_url must start with http:// or https://, got {login_url!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(
-                f"timeout must be a positive number of seconds or None, got {timeout!r}"
-            )
-        if not login_timeout > 0:
-            raise ValueError(
-                f"login_timeout must be a positive number of seconds, got {login_timeout!r}"
-            )
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 1
-        ):
-            raise ValueError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self._login_url = check_client_options(
+            credentials,
+            login_url=login_url,
+            timeout=timeout,
+            login_timeout=login_timeout,
+            max_connections=max_connections,
+        )
         self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self._credentials = credentials
-        self._login_url = login_url.rstrip("/")
         self._timeout = timeout
         # Sent as each request's timeout extension: connect, write and read are bounded;
         # waiting for a pooled connection is not (the semaphore in front bounds that).
