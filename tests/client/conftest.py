@@ -91,6 +91,7 @@ class GateTransport(httpx.AsyncBaseTransport):
         for key, rewrite in self.rewrites.items():
             if key in path:
                 await response.aread()
+                await response.aclose()  # hand the connection back before replacing it
                 response = rewrite(request, response)
         return response
 

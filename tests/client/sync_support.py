@@ -74,6 +74,7 @@ class SyncGateTransport(httpx.BaseTransport):
         self.max_in_flight: dict[str, int] = {}
         self.sent: list[httpx.Request] = []
         self._lock = threading.Lock()
+        self.closed = False
 
     def gate(self, fragment: str) -> SyncGate:
         gate = self.gates[fragment] = SyncGate()
@@ -89,6 +90,10 @@ class SyncGateTransport(httpx.BaseTransport):
         for key, gate in list(self.gates.items()):
             if key in path:
                 gate.pass_through()
+        if self.closed:
+            # A request held at a gate while its client closed: a real pool is closed by
+            # then and refuses it. Forwarding it would open a socket nobody closes.
+            raise httpx.ConnectError("the transport is closed", request=request)
         for key, fail in list(self.failures.items()):
             if key in path:
                 fail(request)
@@ -105,10 +110,12 @@ class SyncGateTransport(httpx.BaseTransport):
         for key, rewrite in list(self.rewrites.items()):
             if key in path:
                 response.read()
+                response.close()  # hand the connection back before replacing the answer
                 response = rewrite(request, response)
         return response
 
     def close(self) -> None:
+        self.closed = True
         self.inner.close()
 
 
