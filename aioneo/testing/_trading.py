@@ -322,6 +322,33 @@ class _Account:
         return max(self.bought - self.sold, 0) + self.blocked
 
 
+def _price_rules(
+    data: Mapping[str, object], order_type: str, keys: tuple[str, str, str]
+) -> tuple[int, int]:
+    """Price and trigger (in paise) under the order-type rules, for place and check-margin.
+
+    ``keys`` names the price, trigger and order-type fields of the calling endpoint (place:
+    ``pr``/``tp``/``pt``; check-margin: ``prc``/``trgPrc``/``prcTp``), for the messages.
+    L and SL need a price above 0; SL and SL-M need a trigger price above 0.
+    """
+    price_key, trigger_key, type_key = keys
+    price = _money(data.get(price_key), price_key) or 0
+    trigger = _money(data.get(trigger_key), trigger_key) or 0
+    if order_type in ("L", "SL") and price <= 0:
+        raise _business(
+            _ST_REQUEST,
+            f"Invalid Request: {price_key}={data.get(price_key)!r}; "
+            f"{type_key}={order_type} needs a price > 0",
+        )
+    if order_type in ("SL", "SL-M") and trigger <= 0:
+        raise _business(
+            _ST_REQUEST,
+            f"Invalid Request: {trigger_key}={data.get(trigger_key)!r}; "
+            f"{type_key}={order_type} needs a trigger price > 0",
+        )
+    return price, trigger
+
+
 class TradingBook:
     """Kotak Neo's order system and market data, simulated, for one emulator.
 
@@ -580,19 +607,7 @@ class TradingBook:
         return 200, {"stat": "Ok", "nOrdNo": no, "stCode": _ST_OK}
 
     def _prices(self, data: Mapping[str, object], order_type: str) -> tuple[int, int]:
-        price = _money(data.get("pr"), "pr") or 0
-        trigger = _money(data.get("tp"), "tp") or 0
-        if order_type in ("L", "SL") and price <= 0:
-            raise _business(
-                _ST_REQUEST,
-                f"Invalid Request: pr={data.get('pr')!r}; pt={order_type} needs a price > 0",
-            )
-        if order_type in ("SL", "SL-M") and trigger <= 0:
-            raise _business(
-                _ST_REQUEST,
-                f"Invalid Request: tp={data.get('tp')!r}; pt={order_type} needs a trigger "
-                "price > 0",
-            )
+        price, trigger = _price_rules(data, order_type, ("pr", "tp", "pt"))
         if order_type in ("MKT", "SL-M"):
             price = 0
         if order_type in ("L", "MKT"):
@@ -1103,19 +1118,7 @@ class TradingBook:
         side = _choice(jdata, "trnsTp", _SIDES, "")
         order_type = _choice(jdata, "prcTp", _ORDER_TYPES, "")
         product = _choice(jdata, "prod", _PRODUCTS, "")
-        price = _money(jdata.get("prc"), "prc") or 0
-        trigger = _money(jdata.get("trgPrc"), "trgPrc") or 0
-        if order_type in ("L", "SL") and price <= 0:
-            raise _business(
-                _ST_REQUEST,
-                f"Invalid Request: prc={jdata.get('prc')!r}; prcTp={order_type} needs a price > 0",
-            )
-        if order_type in ("SL", "SL-M") and trigger <= 0:
-            raise _business(
-                _ST_REQUEST,
-                f"Invalid Request: trgPrc={jdata.get('trgPrc')!r}; prcTp={order_type} needs a "
-                "trigger price > 0",
-            )
+        price, trigger = _price_rules(jdata, order_type, ("prc", "trgPrc", "prcTp"))
         probe = _Order(
             no="",
             ucc=account.ucc,
