@@ -10,6 +10,7 @@ from ._core._session import SessionStats
 from ._credentials import Credentials
 from ._exceptions import (
     AccessDeniedError,
+    AmbiguousTagError,
     APIError,
     BusinessError,
     ClientClosedError,
@@ -65,6 +66,7 @@ __all__ = [
     "IST",
     "APIError",
     "AccessDeniedError",
+    "AmbiguousTagError",
     "AsyncNeoClient",
     "BusinessError",
     "Candle",

@@ -67,14 +67,17 @@ from ._core._policy import (
     Failure,
     StepKind,
     after_failure,
+    after_reconcile,
     after_response,
     error_for,
     login_error,
     login_failure,
+    relogin_charged,
+    totp_code_refused,
     unknown_outcome,
 )
 from ._core._protocol import RequestSpec
-from ._core._ratelimit import RateLimiter
+from ._core._reconcile import lookup, reconcile
 from ._core._refresh import DEFAULT_REFRESH_AHEAD, parse_http_date
 from ._core._render import render
 from ._core._requests import InstrumentLike, PriceLike, QuantityLike
@@ -97,101 +100,29 @@ from ._exceptions import (
     SessionStoreError,
     TransientLoginError,
 )
+from ._lifecycle import CloseSteps, Sockets, report_masked
+from ._limits import limiter_for
 from ._session_info import SessionInfo
+from ._shell import (
+    DEFAULT_LOGIN_TIMEOUT,
+    DEFAULT_LOGIN_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TIMEOUT,
+    LOGIN_CONNECTIONS,
+    STORE_POLL,
+    STORE_WAIT_MARGIN,
+    LoginProgress,
+    NoResponse,
+    Obtained,
+    failure_of,
+    release_quietly,
+)
 from ._stores import MemorySessionStore, SessionStore, lock_owner, store_option
 
-__all__ = [
-    "DEFAULT_LOGIN_TIMEOUT",
-    "DEFAULT_LOGIN_URL",
-    "DEFAULT_MAX_CONNECTIONS",
-    "DEFAULT_RATE_LIMIT",
-    "DEFAULT_TIMEOUT",
-    "AsyncNeoClient",
-]
+__all__ = ["AsyncNeoClient"]
 
 logger = logging.getLogger("aioneo")
-
-DEFAULT_LOGIN_URL = "https://mis.kotaksecurities.com"
-#: Seconds for each network step of a request (connect, write, read).
-DEFAULT_TIMEOUT = 10.0
-#: Seconds for the two network steps of a login together (the TOTP wait is not counted).
-DEFAULT_LOGIN_TIMEOUT = 30.0
-#: Concurrent trading requests on the wire; the rest queue inside the client.
-DEFAULT_MAX_CONNECTIONS = 10
-#: Requests per second per session, as Kotak documents.
-DEFAULT_RATE_LIMIT: float | None = 10.0
-#: Connections reserved for the login host: a login never queues behind requests.
-LOGIN_CONNECTIONS = 2
-#: Seconds between two looks at a shared session store while another client logs in.
-STORE_POLL = 0.05
-#: Seconds a login waits for a shared store's lock beyond the holder's lease.
-STORE_WAIT_MARGIN = 5.0
-
-
-def _failure_of(exc: httpx.TransportError) -> Failure:
-    """The one place httpx's transport exceptions are translated."""
-    if isinstance(exc, httpx.ConnectTimeout):
-        return Failure.CONNECT_TIMEOUT
-    if isinstance(exc, httpx.PoolTimeout):
-        return Failure.POOL_TIMEOUT
-    if isinstance(exc, httpx.WriteTimeout):
-        return Failure.WRITE_TIMEOUT
-    if isinstance(exc, httpx.TimeoutException):
-        return Failure.READ_TIMEOUT
-    if isinstance(exc, httpx.ConnectError):
-        return Failure.CONNECT
-    return Failure.RESET
-
-
-class _NoResponse(Exception):
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.value)
-        self.failure = failure
-
-
-class _LoginProgress:
-    """How far one login got: which TOTP step it planned, whether the code may be spent."""
-
-    __slots__ = ("refused", "sent", "step")
-
-    def __init__(self) -> None:
-        self.step: int | None = None
-        self.sent = False  # the TOTP step request went out
-        self.refused = False  # ... and the server answered it with a refusal
-
-    @property
-    def code_may_be_used(self) -> bool:
-        return self.sent and not self.refused
-
-
-class _Obtained:
-    """A login task's result: the session, and what is left to do after publishing it."""
-
-    __slots__ = ("adopted", "owner", "record", "session")
-
-    def __init__(
-        self,
-        session: Session,
-        *,
-        adopted: bool,
-        owner: str | None = None,
-        record: StoredSession | None = None,
-    ) -> None:
-        self.session = session
-        self.adopted = adopted
-        self.owner = owner  # the store lock still held, released after the write
-        self.record = record  # what to write to the store (a login of this client)
-
-
-def _release_quietly(store: SessionStore, owner: str) -> None:
-    """Release a store lock from a worker thread; a failure is logged, never raised."""
-    try:
-        store.release_lock(owner)
-    except Exception as exc:  # the lease ends by itself: log, do not raise
-        logger.warning(
-            "releasing the session store's login lock failed (%s); it ends with its lease",
-            exc if isinstance(exc, SessionStoreError) else type(exc).__name__,
-        )
 
 
 class _AsyncSession:
@@ -244,7 +175,7 @@ class _AsyncSession:
         if action is Action.LEAD:
             self._start_login(ticket, client)
         await self._wait(ticket)
-        if ticket.error is not None:
+        if ticket.error is not None and not ticket.stale:
             raise copy.copy(ticket.error)
         return None
 
@@ -269,7 +200,7 @@ class _AsyncSession:
     ) -> None:
         assert self._lock is not None
         machine = self.machine
-        obtained: _Obtained | None = None
+        obtained: Obtained | None = None
         try:
             async with self._lock:
                 obtained = await client._obtain_session(self, ticket)
@@ -372,7 +303,9 @@ class AsyncNeoClient:
     it is rescuing; ``login_timeout`` bounds its two network steps together.
 
     ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
-    the client-side limiter off. ``transport`` replaces the network (for example
+    the client-side limiter off. Clients that share a ``session_store`` share one limiter,
+    at the lowest rate any of them asked for; a :class:`~aioneo.RedisSessionStore` keeps
+    it on Redis, for every host. ``transport`` replaces the network (for example
     ``aioneo.testing.Emulator().transport()``). ``clock`` returns unix time and is used for
     TOTP codes and session expiry (tests shift it; keep the default otherwise).
 
@@ -427,7 +360,6 @@ class AsyncNeoClient:
             login_timeout=login_timeout,
             max_connections=max_connections,
         )
-        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self._credentials = credentials
         self._timeout = timeout
         # Sent as each request's timeout extension: connect, write and read are bounded;
@@ -442,6 +374,10 @@ class AsyncNeoClient:
         # The TOTP-step wait sleeps through this; a test seam (a fake clock advances instead).
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._store, self._store_private = store_option(session_store)
+        # Shared with every client of this store and account (aioneo._limits).
+        self._limiter = limiter_for(
+            self._store, private=self._store_private, account=credentials.ucc, rate=rate_limit
+        )
         self._store_inline = isinstance(self._store, MemorySessionStore)
         self._session = _AsyncSession(
             SessionMachine(
@@ -454,6 +390,7 @@ class AsyncNeoClient:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._http: httpx.AsyncClient | None = None
         self._login_http: httpx.AsyncClient | None = None
+        self._sockets: Sockets | None = None  # those of the two pools, made with them
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
 
@@ -468,15 +405,52 @@ class AsyncNeoClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        if exc is None:
+            await self.aclose()
+            return
+        try:
+            await self.aclose()
+        except Exception as error:  # logged: the exception leaving the block goes on
+            report_masked(error, exc)
 
     async def aclose(self) -> None:
-        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent."""
+        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent.
+
+        Every call ends at once, wherever it waits: for a login, for a connection, or on
+        the wire (its connection is closed beneath it; a thread blocked reading returns
+        now, not when ``timeout`` expires). Every part of the client is closed even if
+        closing one fails; the first failure is then raised, the others are logged.
+        Leaving a ``with`` block with an exception, a close failure is logged instead,
+        so that the block's exception is not replaced. An ``AsyncNeoClient`` may be
+        closed in a later event loop than the one it last used, once that one has
+        closed: the old loop's connections are released without it.
+        """
         self._closed = True
-        await self._session.close()
+        steps = CloseSteps()
+        if self._loop is not None and self._loop.is_closed():
+            # Closed from a later loop: the last loop's login and connections cannot be
+            # awaited any more; the login is abandoned, the sockets are released.
+            with steps.step("releasing the connections of the closed event loop"):
+                self._session.rebind()
+                self._drop_closed_loop()
+        with steps.step("ending the login in flight"):
+            await self._session.close()
+        if self._sockets is not None:
+            self._sockets.close()  # a connection made from now on is shut down at once
         for http in (self._http, self._login_http):
             if http is not None:
-                await http.aclose()
+                with steps.step("closing a connection pool"):
+                    await http.aclose()
+        steps.raise_first()
+
+    def _drop_closed_loop(self) -> None:
+        """Forget the pools of the closed loop this client was bound to, releasing their
+        sockets first: closing them the asyncio way needs that loop (see ``_lifecycle``)."""
+        loop, sockets = self._loop, self._sockets
+        if loop is not None and sockets is not None:
+            sockets.release(loop)
+        self._http = self._login_http = None
+        self._sockets = None
 
     def _bind(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
@@ -486,6 +460,9 @@ class AsyncNeoClient:
                     "this AsyncNeoClient is bound to another running event loop; "
                     "create one client per event loop"
                 )
+            if self._closed:  # no new pools for a closed client
+                raise ClientClosedError("the client is closed")
+            self._drop_closed_loop()
             self._loop = loop
             self._session.rebind()
             if self._store_private:  # a login of the closed loop is gone with it
@@ -493,6 +470,7 @@ class AsyncNeoClient:
                 self._store._free_lock()
             self._slots = asyncio.Semaphore(self._max_connections)
             timeout = httpx.Timeout(self._timeout, pool=None)
+            sockets = self._sockets = Sockets()
             self._http = httpx.AsyncClient(
                 transport=self._transport,
                 timeout=timeout,
@@ -500,6 +478,7 @@ class AsyncNeoClient:
                     max_connections=self._max_connections,
                     max_keepalive_connections=self._max_connections,
                 ),
+                event_hooks=sockets.async_hooks(),
             )
             self._login_http = httpx.AsyncClient(
                 transport=self._transport,
@@ -507,6 +486,7 @@ class AsyncNeoClient:
                 limits=httpx.Limits(
                     max_connections=LOGIN_CONNECTIONS, max_keepalive_connections=LOGIN_CONNECTIONS
                 ),
+                event_hooks=sockets.async_hooks(),
             )
         if self._closed:
             raise ClientClosedError("the client is closed")
@@ -540,7 +520,9 @@ class AsyncNeoClient:
                 f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
             )
         self._credentials = credentials
-        self._session.machine.reset_failures()
+        # A login in flight keeps the credentials it started with; if it fails, that
+        # decides nothing: its callers try again with these (issue 10 item 3).
+        self._session.machine.credentials_changed()
 
     # -- login --------------------------------------------------------------------------
     async def login(self) -> SessionInfo:
@@ -553,9 +535,12 @@ class AsyncNeoClient:
         """
         self._bind()
         machine = self._session.machine
-        decision = machine.login_decision()
-        await self._session.follow(decision, self)
-        assert decision.ticket is not None
+        while True:
+            decision = machine.login_decision()
+            await self._session.follow(decision, self)
+            assert decision.ticket is not None
+            if not decision.ticket.stale:  # else: credentials changed meanwhile, again
+                break
         session = decision.ticket.session
         assert session is not None
         return SessionInfo.of(session)
@@ -565,20 +550,25 @@ class AsyncNeoClient:
         machine: SessionMachine,
         *,
         generation: int = 0,
-        progress: _LoginProgress | None = None,
+        progress: LoginProgress | None = None,
+        ticket: LoginTicket | None = None,
     ) -> Session:
         """The two login steps. Runs inside the login task, under the session lock."""
         http = self._login_http
         assert http is not None
-        progress = progress or _LoginProgress()
+        progress = progress or LoginProgress()
         plan = machine.plan_totp(self._now())
         progress.step = plan.step
         if plan.wait > 0:
             logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
             await self._sleep(plan.wait)
-        code = self._credentials.totp_code(plan.at)
+        # One set of credentials for both steps; the ticket records which (item 3).
+        credentials = self._credentials
+        if ticket is not None:
+            ticket.version = machine.credentials_version
+        code = credentials.totp_code(plan.at)
         machine.totp_used(plan.step)
-        consumer_key, mpin = self._credentials._secret_fields()
+        consumer_key, mpin = credentials._secret_fields()
         try:
             async with asyncio.timeout(self._login_timeout):
                 progress.sent = True
@@ -587,15 +577,15 @@ class AsyncNeoClient:
                         http,
                         "login",
                         requests.totp_login(
-                            mobile_number=self._credentials.mobile_number,
-                            ucc=self._credentials.ucc,
+                            mobile_number=credentials.mobile_number,
+                            ucc=credentials.ucc,
                             totp=code,
                         ),
                         consumer_key,
                         ("token", "sid"),
                     )
                 except LoginError as exc:
-                    progress.refused = exc.status_code is not None  # answered: code not used
+                    progress.refused = totp_code_refused(exc)  # a definite "no": not used
                     raise
                 trade, server_date = await self._login_step(
                     http,
@@ -655,9 +645,9 @@ class AsyncNeoClient:
         try:
             response = await http.send(request)
         except httpx.TransportError as exc:
-            raise login_failure(step, _failure_of(exc), self._timeout) from exc
+            raise login_failure(step, failure_of(exc), self._timeout) from exc
         result = classify_login(
-            response.status_code, response.content, response.headers, require=require
+            response.status_code, response.content, response.headers, require=require, step=step
         )
         if result.outcome is not LoginOutcome.SUCCESS:
             raise login_error(step, result)
@@ -694,7 +684,7 @@ class AsyncNeoClient:
             with mutex:
                 if state["abandoned"]:
                     if got:
-                        _release_quietly(store, owner)
+                        release_quietly(store, owner)
                     return False
                 state["acquired"] = got
             return got
@@ -706,16 +696,16 @@ class AsyncNeoClient:
                 state["abandoned"] = True
                 acquired = state["acquired"]
             if acquired:
-                threading.Thread(target=_release_quietly, args=(store, owner), daemon=True).start()
+                threading.Thread(target=release_quietly, args=(store, owner), daemon=True).start()
             raise
 
     async def _release(self, owner: str) -> None:
         """Release the store's login lock; never raises (a failure is logged)."""
         if self._store_inline:
-            _release_quietly(self._store, owner)
+            release_quietly(self._store, owner)
             return
         # The worker thread runs to the end even if this await is cancelled.
-        await asyncio.shield(asyncio.to_thread(_release_quietly, self._store, owner))
+        await asyncio.shield(asyncio.to_thread(release_quietly, self._store, owner))
 
     async def _persist(self, record: StoredSession | None, owner: str) -> None:
         """Write a new login to the store (once), then release the store's lock."""
@@ -732,11 +722,11 @@ class AsyncNeoClient:
         finally:
             await self._release(owner)
 
-    async def _obtain_session(self, gate: _AsyncSession, ticket: LoginTicket) -> _Obtained:
+    async def _obtain_session(self, gate: _AsyncSession, ticket: LoginTicket) -> Obtained:
         """Adopt a newer stored session, or log in under the store's lock (scenario 41).
 
         Runs inside the login task. On success with a login of its own, the store's lock
-        is still held (``_Obtained.owner``): the caller publishes, writes, releases.
+        is still held (``Obtained.owner``): the caller publishes, writes, releases.
         """
         machine = gate.machine
         store = self._store
@@ -760,7 +750,7 @@ class AsyncNeoClient:
                     f"{wait_limit:.0f} s; not logging in without it"
                 )
             await asyncio.sleep(STORE_POLL * (0.5 + self._random.random()))
-        progress = _LoginProgress()
+        progress = LoginProgress()
         try:
             stored = await self._store_io("reading", store.load)
             if should_adopt(
@@ -775,7 +765,9 @@ class AsyncNeoClient:
             if totp_wait > 0:  # renew the lease: this login will first wait for a step
                 await self._try_lock(owner, login_lease(self._login_timeout, totp_wait))
             generation = machine.next_generation(stored.generation if stored else None)
-            session = await self._login_flow(machine, generation=generation, progress=progress)
+            session = await self._login_flow(
+                machine, generation=generation, progress=progress, ticket=ticket
+            )
         except BaseException:
             hold = 0.0
             if not self._store_private:
@@ -788,12 +780,12 @@ class AsyncNeoClient:
                 await self._release(owner)
             raise
         record = record_of(session, account=account, totp_step=machine.last_totp_step)
-        return _Obtained(session, adopted=False, owner=owner, record=record)
+        return Obtained(session, adopted=False, owner=owner, record=record)
 
-    def _adopt(self, machine: SessionMachine, stored: StoredSession) -> _Obtained:
+    def _adopt(self, machine: SessionMachine, stored: StoredSession) -> Obtained:
         if stored.totp_step is not None:
             machine.totp_used(stored.totp_step)
-        return _Obtained(session_of(stored, epoch=machine.next_epoch()), adopted=True)
+        return Obtained(session_of(stored, epoch=machine.next_epoch()), adopted=True)
 
     # -- the protected call -------------------------------------------------------------
     async def _call(self, spec: RequestSpec) -> Any:
@@ -801,21 +793,28 @@ class AsyncNeoClient:
         http, slots = self._bind()
         gate = self._session
         machine = gate.machine
-        auth_retries = retries = 0
+        auth_retries = retries = forgiven = 0
+        replayed = False
         while True:
             failure: Failure | None = None
             async with slots:
                 session = await self._current_session()
-                if self._limiter is not None:
+                limiter = self._limiter
+                if limiter is not None:
                     # Reserved once the session is known (a login wait must not eat the
                     # schedule); the session is read again after the wait (scenario 5).
-                    wait = self._limiter.reserve(time.monotonic())
+                    # A Redis reservation is a round trip: in a worker thread, like the
+                    # store's calls. It never raises (Redis failing: a local schedule).
+                    if limiter.blocking:
+                        wait = await asyncio.to_thread(limiter.reserve)
+                    else:
+                        wait = limiter.reserve()
                     if wait > 0:
                         await asyncio.sleep(wait)
                         session = await self._current_session()
                 try:
                     response = await self._send(http, spec, session)
-                except _NoResponse as exc:
+                except NoResponse as exc:
                     failure = exc.failure
             if failure is not None:
                 step = after_failure(
@@ -825,15 +824,22 @@ class AsyncNeoClient:
                     jitter=self._random.random(),
                     timeout=self._timeout,
                     auth_retries=auth_retries,
+                    replayed=replayed,
                 )
             else:
                 result = classify(response.status_code, response.content, response.headers)
+                if result.outcome is Outcome.SESSION_EXPIRED and not relogin_charged(
+                    adopted=session.adopted, auth_retries=auth_retries, forgiven=forgiven
+                ):
+                    forgiven += 1  # the relogin ended in adopting a dead session: refund
+                    auth_retries -= 1
                 step = after_response(
                     spec,
                     result,
                     auth_retries=auth_retries,
                     retries=retries,
                     jitter=self._random.random(),
+                    replayed=replayed,
                 )
                 if step.kind is StepKind.RETURN:
                     return result.body
@@ -842,6 +848,7 @@ class AsyncNeoClient:
                 return await self._reconcile(spec, step.error)
             if step.kind is StepKind.RELOGIN:
                 auth_retries += 1
+                replayed = True
                 await gate.follow(machine.on_expired(session.epoch, self._now()), self)
                 continue
             if step.kind is StepKind.RETRY:
@@ -885,34 +892,29 @@ class AsyncNeoClient:
         except httpx.TransportError as exc:
             if self._closed:
                 raise ClientClosedError("the client was closed during the call") from exc
-            raise _NoResponse(_failure_of(exc)) from exc
+            raise NoResponse(failure_of(exc)) from exc
 
     async def _reconcile(self, spec: RequestSpec, error: NeoError | None) -> dict[str, Any]:
-        """A replayed order failed or was refused as a duplicate: look its tag up.
+        """A replayed order failed or was refused as a duplicate: read the order book.
 
-        Found: the first attempt was placed after all; its order number is returned.
-        Not found: ``error`` (the replay's own definite error) is raised, or, for a
-        duplicate-tag refusal, ``OrderOutcomeUnknown``. A failed lookup is "unknown".
+        ``_core._reconcile.reconcile`` decides whether an order in the book is this call's
+        (its tag in one of Kotak's forms *and* its fields as sent); ``after_reconcile`` turns
+        that into the result or the exception. A failed read is "unknown".
         """
         assert spec.tag is not None
         try:
-            order = await self.find_order(spec.tag)
+            orders = await self.order_report()
         except NeoError as exc:
             raise unknown_outcome(spec, f"looking the tag up failed: {exc}") from exc
-        if order is not None:
-            logger.warning(
-                "%s was replayed after a relogin and the order exists: order %s",
-                spec.op,
-                order.order_id,
-            )
-            return {"stat": "Ok", "nOrdNo": order.order_id, "stCode": 200}
-        if error is not None:
-            raise error
-        raise unknown_outcome(
-            spec,
-            "the replay was refused because its tag is already used, yet no order with "
-            "that tag is in the order book",
+        outcome = after_reconcile(spec, reconcile(spec.tag, spec.jdata or {}, orders), error)
+        if isinstance(outcome, NeoError):
+            raise outcome
+        logger.warning(
+            "%s was replayed after a relogin and the order exists: order %s",
+            spec.op,
+            outcome["nOrdNo"],
         )
+        return outcome
 
     # -- orders ---------------------------------------------------------------------------
     async def place_order(
@@ -994,18 +996,17 @@ class AsyncNeoClient:
     async def find_order(self, tag: str) -> models.Order | None:
         """The order placed with ``tag``, from the order book, or ``None``.
 
-        Kotak rewrites ``GuiOrdId`` on modify and cancel, keeping the original tag as a
-        prefix, so an exact match is preferred and a prefix match accepted; among several
-        prefix matches the order whose ``GuiOrdId`` is shortest (least rewritten) wins.
+        Kotak rewrites ``GuiOrdId`` on modify (``<tag>-M<n>``) and cancel
+        (``<tag>-<unix seconds>``), so besides an exact match those two forms are accepted,
+        and nothing else: ``strat-10`` is never taken for ``strat-1``. A ``-<digits>`` form
+        counts only for a cancelled order (an open ``strat-20`` is your own tag, not a
+        cancelled ``strat``). An exact match wins; if no order carries the tag exactly and
+        several carry it in a rewritten form, :class:`~aioneo.AmbiguousTagError` is raised.
+        The match is on the tag alone: check the order's fields if you reuse tags.
         """
         if not isinstance(tag, str) or not tag.strip():
             raise ValueError(f"tag must be a non-empty str, got {tag!r}")
-        orders = await self.order_report()
-        exact = [o for o in orders if o.tag == tag]
-        if exact:
-            return exact[0]
-        prefixed = [o for o in orders if o.tag is not None and o.tag.startswith(tag)]
-        return min(prefixed, key=lambda o: len(o.tag or "")) if prefixed else None
+        return lookup(tag, await self.order_report())
 
     # -- reports --------------------------------------------------------------------------
     async def order_report(self, order_id: str | None = None) -> list[models.Order]:
@@ -1142,18 +1143,24 @@ class AsyncNeoClient:
         """End the session on the server (the SDK only forgets it locally); idempotent.
 
         Without a live session nothing is sent. A "session expired" answer counts as logged
-        out. The next call after a logout logs in again.
+        out. The next call after a logout logs in again. A login in flight is waited for
+        (a TOTP-step wait included) and the session it produced is ended: logout wins.
         """
         http, _ = self._bind()
-        machine = self._session.machine
+        gate = self._session
+        machine = gate.machine
+        while machine.ticket is not None:
+            # Logout wins over a login in flight (issue 10 item 6): wait for it to end,
+            # then end the session it produced, instead of letting it install a live one.
+            await gate._wait(machine.ticket)
         session = machine.session
-        if session is None or machine.ticket is not None or session.epoch <= machine.dead_epoch:
+        if session is None or session.epoch <= machine.dead_epoch:
             machine.logged_out()
             return
         spec = requests.logout()
         try:
             response = await self._send(http, spec, session)
-        except _NoResponse as exc:
+        except NoResponse as exc:
             step = after_failure(
                 spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
             )
@@ -1162,5 +1169,5 @@ class AsyncNeoClient:
         result = classify(response.status_code, response.content, response.headers)
         if result.outcome not in (Outcome.SUCCESS, Outcome.SESSION_EXPIRED):
             raise error_for(spec, result)
-        machine.logged_out()
+        machine.logged_out(session.epoch)
         logger.info("logged out")

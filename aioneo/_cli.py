@@ -34,10 +34,11 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ._async_client import DEFAULT_LOGIN_URL, AsyncNeoClient
+from ._async_client import AsyncNeoClient
 from ._credentials import ENV_VARS, Credentials
 from ._exceptions import NeoError
 from ._models import ClientIp, Order, Position, Quote
+from ._shell import DEFAULT_LOGIN_URL
 from ._stores import FileSessionStore
 
 __all__ = ["main"]

@@ -39,10 +39,11 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-from ._async_client import DEFAULT_MAX_CONNECTIONS, AsyncNeoClient
+from ._async_client import AsyncNeoClient
 from ._core._session import SessionStats
 from ._credentials import Credentials
 from ._exceptions import NeoError
+from ._shell import DEFAULT_MAX_CONNECTIONS
 from ._sync_client import NeoClient
 from .testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer, StepClock
 

@@ -23,6 +23,8 @@
     │   │                             account): automatic logins paused (.retry_in)
     │   └── SessionStoreError         the session store cannot be read, locked or trusted
     ├── OrderOutcomeUnknown           an order may or may not exist (.tag, .request)
+    ├── AmbiguousTagError             find_order: several orders carry the tag in Kotak's
+    │                                 rewritten forms (.tag, .order_ids)
     └── ClientClosedError             the client was closed while the call waited
 
 Misuse (a bad argument) raises ``ValueError`` or ``TypeError`` whose message names the
@@ -42,6 +44,7 @@ from typing import Any
 __all__ = [
     "APIError",
     "AccessDeniedError",
+    "AmbiguousTagError",
     "BusinessError",
     "ClientClosedError",
     "ConnectError",
@@ -268,3 +271,16 @@ class OrderOutcomeUnknown(NeoError):
 
 class ClientClosedError(NeoError):
     """The client was closed while this call was waiting (for a login or to be sent)."""
+
+
+class AmbiguousTagError(NeoError):
+    """``find_order(tag)``: no order carries ``tag`` exactly, and several carry it in one of
+    Kotak's rewritten forms (``<tag>-M<n>`` after a modify, ``<tag>-<secs>`` after a
+    cancel), so which one was placed with ``tag`` cannot be told. Only happens when your
+    own tags look like rewrites of each other (``strat`` and ``strat-M1``).
+    ``order_ids`` lists the candidates."""
+
+    def __init__(self, message: str, *, tag: str, order_ids: tuple[str, ...]) -> None:
+        super().__init__(message, endpoint="find_order")
+        self.tag = tag
+        self.order_ids = order_ids

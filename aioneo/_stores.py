@@ -18,6 +18,14 @@ Three implementations, all exported from ``aioneo``:
 * :class:`RedisSessionStore`: processes on several hosts. A Redis key and a Redis lock
   (``SET NX PX``) whose lease expires by itself if the holder dies.
 
+The rate limit: Kotak counts requests per session, so the clients that share a session
+through a store also share its client-side rate limit (``aioneo._limits``): in one
+process, every client of the same store object (of the same file, for
+:class:`FileSessionStore`) and account shares one limiter; with a
+:class:`RedisSessionStore` the schedule is kept on Redis, so every process on every
+host shares it. A :class:`FileSessionStore` does not coordinate the rate between
+processes (see its docstring).
+
 Stores are synchronous on purpose. They are used once per expiry event per process,
 never per request, so a thread hop costs nothing that matters: the async client runs
 every call of a store other than :class:`MemorySessionStore` in a worker thread
@@ -126,6 +134,11 @@ class MemorySessionStore:
     Thread-safe. The login lock is a lease of ``ttl`` seconds (monotonic clock), so a
     login whose thread or event loop died frees it after ``ttl``; a forked child starts
     with the lock free (its holder stayed in the parent). Nothing survives the process.
+
+    Rate limit: the clients given this store object (async and sync, any threads) share
+    one client-side rate limiter per account, at the lowest ``rate_limit`` any of them
+    asked for, so together they keep to the per-session rate. A client given no store
+    has a private one, and a limiter of its own.
     """
 
     def __init__(self) -> None:
@@ -202,6 +215,20 @@ class FileSessionStore:
 
     Thread-safe and fork-safe: a child process forgets the locks its parent held
     (without releasing them for the parent).
+
+    Rate limit: inside one process, clients whose stores name the same file (by its
+    resolved path, so two store objects for one file count as one) share one client-side
+    rate limiter per account, at the lowest ``rate_limit`` any of them asked for.
+    Separate processes are **not** coordinated: each keeps the rate on its own, so N
+    processes on one session may together send up to N times the rate and meet the
+    server's 429s (reads are retried after ``Retry-After``; an order raises
+    :class:`~aioneo.RateLimitError`). A shared schedule needs an atomic
+    read-modify-write per request; on a file that means taking an ``flock`` and
+    rewriting the file (or mapping shared memory) on every request, in every process,
+    which costs more than the requests it paces and stalls everyone behind a holder that
+    is descheduled. Several processes trading on one account should use
+    :class:`RedisSessionStore` (one atomic script per request), or one process that
+    sends for all of them, or give each process a share of the rate (``rate_limit=``).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -383,6 +410,35 @@ if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) 
 return 0
 """
 
+# The client's GCRA (aioneo._core._ratelimit) as one atomic step on the Redis server, in
+# integer microseconds of the server's clock (TIME), so hosts whose clocks disagree still
+# share one schedule. KEYS[1] holds the theoretical arrival time; ARGV: interval and
+# tolerance in microseconds, slack in milliseconds. Returns the wait in microseconds. The
+# key lives until its arrival time has passed (plus the slack): a key that expired and a
+# key whose time has passed mean the same thing, so expiry never changes a decision.
+# Numbers stay below 2^53 (unix microseconds are about 2^51), exact in Lua's doubles.
+_RESERVE = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local wait = tat - tolerance - now
+if wait < 0 then wait = 0 end
+tat = tat + interval
+local ttl = math.ceil((tat - now) / 1000) + tonumber(ARGV[3])
+redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', string.format('%.0f', ttl))
+return wait
+"""
+
+#: Seconds a rate-limit reservation may take on Redis before the client gives up on it
+#: and uses its process-local limiter (capped by the store's ``socket_timeout``).
+RATE_SOCKET_TIMEOUT = 1.0
+#: Milliseconds a rate-limit key outlives the last slot it handed out.
+RATE_KEY_SLACK_MS = 1000
+
 
 def _public_url(url: str) -> str:
     """``url`` without user name or password, for messages."""
@@ -411,6 +467,22 @@ class RedisSessionStore:
     killed holder delays the others by at most that long (35 s with the defaults). A
     single Redis server (or a primary with replicas) is assumed; the lock does not claim
     to survive a failover.
+
+    Rate limit: ``key + ":rate:" + account`` (:meth:`rate_key`) holds the account's
+    client-side rate-limit schedule, shared by every client on every host that uses this
+    Redis and key. Each request runs one atomic Lua script, a GCRA on the Redis server's
+    own clock (``TIME``: hosts whose clocks disagree still share one schedule) that
+    answers how long to wait; the key expires once its last slot has passed. N hosts
+    together keep to the rate, at the cost of one Redis round trip per request (on a
+    worker thread in the async client). Clients of one process given the same store
+    object share one limiter, at the lowest ``rate_limit`` any of them asked for; hosts
+    should use the same ``rate_limit`` (each reservation advances the shared schedule by
+    its own client's interval). If Redis cannot be reached for a reservation (it is
+    given ``RATE_SOCKET_TIMEOUT``, 1 s, or ``socket_timeout`` if shorter), the trading
+    call goes on: requests are paced by a process-local limiter, a warning is logged once
+    per outage, and Redis is tried again every few seconds; meanwhile hosts are not
+    coordinated with each other. Only the rate limit falls back: a login still needs the
+    store and fails with :class:`~aioneo.SessionStoreError` without it.
 
     Anyone who can read the key can use the session: protect Redis with a password or
     ACL and TLS (``rediss://``) when it is reachable by others. Errors from Redis become
@@ -450,6 +522,14 @@ class RedisSessionStore:
         )
         self._acquire = self._client.register_script(_ACQUIRE)
         self._release = self._client.register_script(_RELEASE)
+        # The rate limit is asked once per request, the session once per expiry event: a
+        # client of its own with a short timeout, so a Redis that hangs delays a request
+        # by at most RATE_SOCKET_TIMEOUT before the client falls back (aioneo._limits).
+        rate_timeout = min(socket_timeout, RATE_SOCKET_TIMEOUT)
+        self._rate_client: redis.Redis = redis.Redis.from_url(
+            url, socket_timeout=rate_timeout, socket_connect_timeout=rate_timeout
+        )
+        self._rate_script = self._rate_client.register_script(_RESERVE)
 
     def __repr__(self) -> str:
         return f"RedisSessionStore({self._url!r}, key={self.key!r})"
@@ -504,6 +584,21 @@ class RedisSessionStore:
             self._release(keys=[self.lock_key], args=[owner])
         except self._errors as exc:
             raise self._fail("unlocking", exc) from None
+
+    def rate_key(self, account: str) -> str:
+        """The Redis key of ``account``'s shared rate-limit schedule: ``key + ":rate:" +
+        account`` (a number of microseconds; it expires by itself)."""
+        return f"{self.key}:rate:{account}"
+
+    def _reserve_rate(self, account: str, *, interval: float, tolerance: float) -> float:
+        """Reserve the next slot of ``account``'s schedule on Redis (one atomic script):
+        seconds to wait before sending. Raises :class:`~aioneo.SessionStoreError`."""
+        args = [max(1, round(interval * 1e6)), max(0, round(tolerance * 1e6)), RATE_KEY_SLACK_MS]
+        try:
+            wait = self._rate_script(keys=[self.rate_key(account)], args=args)
+        except self._errors as exc:
+            raise self._fail("reserving a rate-limit slot", exc) from None
+        return max(0, int(wait)) / 1e6
 
 
 def store_option(session_store: object) -> tuple[SessionStore, bool]:

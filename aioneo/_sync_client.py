@@ -58,21 +58,6 @@ from typing import Any, Self
 import httpx
 
 from . import _models as models
-from ._async_client import (
-    DEFAULT_LOGIN_TIMEOUT,
-    DEFAULT_LOGIN_URL,
-    DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_RATE_LIMIT,
-    DEFAULT_TIMEOUT,
-    LOGIN_CONNECTIONS,
-    STORE_POLL,
-    STORE_WAIT_MARGIN,
-    _failure_of,
-    _LoginProgress,
-    _NoResponse,
-    _Obtained,
-    _release_quietly,
-)
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
@@ -90,14 +75,17 @@ from ._core._policy import (
     Failure,
     StepKind,
     after_failure,
+    after_reconcile,
     after_response,
     error_for,
     login_error,
     login_failure,
+    relogin_charged,
+    totp_code_refused,
     unknown_outcome,
 )
 from ._core._protocol import RequestSpec
-from ._core._ratelimit import RateLimiter
+from ._core._reconcile import lookup, reconcile
 from ._core._refresh import DEFAULT_REFRESH_AHEAD, parse_http_date
 from ._core._render import render
 from ._core._requests import InstrumentLike, PriceLike, QuantityLike
@@ -120,7 +108,24 @@ from ._exceptions import (
     SessionStoreError,
     TransientLoginError,
 )
+from ._lifecycle import CloseSteps, Sockets, report_masked
+from ._limits import limiter_for
 from ._session_info import SessionInfo
+from ._shell import (
+    DEFAULT_LOGIN_TIMEOUT,
+    DEFAULT_LOGIN_URL,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_RATE_LIMIT,
+    DEFAULT_TIMEOUT,
+    LOGIN_CONNECTIONS,
+    STORE_POLL,
+    STORE_WAIT_MARGIN,
+    LoginProgress,
+    NoResponse,
+    Obtained,
+    failure_of,
+    release_quietly,
+)
 from ._stores import SessionStore, lock_owner, store_option
 
 __all__ = ["NeoClient"]
@@ -254,7 +259,7 @@ class _SyncSession:
         if action is Action.LEAD:
             self._run_login(ticket, event, client)
         self._wait(ticket, event, client)
-        if ticket.error is not None:
+        if ticket.error is not None and not ticket.stale:
             raise copy.copy(ticket.error)
         return None
 
@@ -369,7 +374,7 @@ class _SyncSession:
         def release() -> None:
             with self.data:
                 self._holds.pop(owner, None)
-            _release_quietly(client._store, owner)
+            release_quietly(client._store, owner)
 
         timer = threading.Timer(seconds, release)
         timer.daemon = True
@@ -391,7 +396,7 @@ class _SyncSession:
             event.set()
         for owner, timer in holds.items():
             timer.cancel()
-            _release_quietly(client._store, owner)
+            release_quietly(client._store, owner)
 
 
 # -- fork safety ---------------------------------------------------------------------------
@@ -528,7 +533,9 @@ class NeoClient:
     fork-safe.
 
     ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
-    the client-side limiter off. ``transport`` replaces the network (for example
+    the client-side limiter off. Clients that share a ``session_store`` share one limiter,
+    at the lowest rate any of them asked for; a :class:`~aioneo.RedisSessionStore` keeps
+    it on Redis, for every host. ``transport`` replaces the network (for example
     ``aioneo.testing.EmulatorServer().transport()``). ``clock`` returns unix time and is
     used for TOTP codes and session expiry (tests shift it; keep the default otherwise).
 
@@ -583,7 +590,6 @@ class NeoClient:
             login_timeout=login_timeout,
             max_connections=max_connections,
         )
-        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self._credentials = credentials
         self._timeout = timeout
         # Sent as each request's timeout extension: connect, write and read are bounded;
@@ -596,6 +602,10 @@ class NeoClient:
         self._clock = clock or time.time
         self._random = random.Random()
         self._store, self._store_private = store_option(session_store)
+        # Shared with every client of this store and account (aioneo._limits).
+        self._limiter = limiter_for(
+            self._store, private=self._store_private, account=credentials.ucc, rate=rate_limit
+        )
         self._session = _SyncSession(
             SessionMachine(
                 login_cooldown=login_cooldown,
@@ -607,6 +617,7 @@ class NeoClient:
         self._slots = _FairSlots(max_connections)
         self._http: httpx.Client | None = None
         self._login_http: httpx.Client | None = None
+        self._sockets: Sockets | None = None  # those of the two pools, made with them
         self._closed = False
         with _live_lock:
             _live.add(self)
@@ -621,15 +632,39 @@ class NeoClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except Exception as error:  # logged: the exception leaving the block goes on
+            report_masked(error, exc)
 
     def close(self) -> None:
-        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent."""
+        """Close the client. Calls still waiting get ``ClientClosedError``. Idempotent.
+
+        Every call ends at once, wherever it waits: for a login, for a connection, or on
+        the wire (its connection is closed beneath it; a thread blocked reading returns
+        now, not when ``timeout`` expires). Every part of the client is closed even if
+        closing one fails; the first failure is then raised, the others are logged.
+        Leaving a ``with`` block with an exception, a close failure is logged instead,
+        so that the block's exception is not replaced. An ``AsyncNeoClient`` may be
+        closed in a later event loop than the one it last used, once that one has
+        closed: the old loop's connections are released without it.
+        """
         self._closed = True
-        self._session.close(self)
+        steps = CloseSteps()
+        with steps.step("ending the login in flight"):
+            self._session.close(self)
+        sockets = self._sockets
+        if sockets is not None:
+            with steps.step("shutting the connections down"):
+                sockets.shutdown()
         for http in (self._http, self._login_http):
             if http is not None:
-                http.close()
+                with steps.step("closing a connection pool"):
+                    http.close()
+        steps.raise_first()
 
     def _after_fork_in_child(self) -> None:
         # The parent's pools share sockets (and maybe held locks) with the parent: drop
@@ -648,6 +683,9 @@ class NeoClient:
         if http is None:
             with self._session.data:  # creating a client does no I/O
                 if self._http is None:
+                    # Learns the pools' sockets, so that close() can shut them down. A
+                    # forked child makes new pools, and new Sockets, here.
+                    sockets = self._sockets = Sockets()
                     self._login_http = httpx.Client(
                         transport=self._transport,
                         timeout=httpx.Timeout(self._timeout, pool=None),
@@ -655,6 +693,7 @@ class NeoClient:
                             max_connections=LOGIN_CONNECTIONS,
                             max_keepalive_connections=LOGIN_CONNECTIONS,
                         ),
+                        event_hooks=sockets.hooks(),
                     )
                     self._http = httpx.Client(
                         transport=self._transport,
@@ -663,6 +702,7 @@ class NeoClient:
                             max_connections=self._max_connections,
                             max_keepalive_connections=self._max_connections,
                         ),
+                        event_hooks=sockets.hooks(),
                     )
                 http = self._http
         return http
@@ -693,9 +733,11 @@ class NeoClient:
             raise TypeError(
                 f"credentials must be aioneo.Credentials, got {type(credentials).__name__}"
             )
-        self._credentials = credentials
         with self._session.data:
-            self._session.machine.reset_failures()
+            self._credentials = credentials
+            # A login in flight keeps the credentials it started with; if it fails, that
+            # decides nothing: its callers try again with these (issue 10 item 3).
+            self._session.machine.credentials_changed()
 
     # -- login --------------------------------------------------------------------------
     def login(self) -> SessionInfo:
@@ -708,9 +750,12 @@ class NeoClient:
         """
         self._bind("login")
         gate = self._session
-        decision, event = gate.login_decision(self._now(), self)
-        gate.follow(decision, event, self)
-        assert decision.ticket is not None
+        while True:
+            decision, event = gate.login_decision(self._now(), self)
+            gate.follow(decision, event, self)
+            assert decision.ticket is not None
+            if not decision.ticket.stale:  # else: credentials changed meanwhile, again
+                break
         session = decision.ticket.session
         assert session is not None
         return SessionInfo.of(session)
@@ -722,14 +767,14 @@ class NeoClient:
         event: threading.Event,
         *,
         generation: int = 0,
-        progress: _LoginProgress | None = None,
+        progress: LoginProgress | None = None,
     ) -> Session | None:
         """The two login steps, in the leader's thread. ``None``: the login was ended by
         someone else (``close``) while it waited for a fresh TOTP step."""
         http = self._login_http
         assert http is not None
         machine = gate.machine
-        progress = progress or _LoginProgress()
+        progress = progress or LoginProgress()
         now = self._now()
         with gate.data:
             plan = machine.plan_totp(now)
@@ -739,10 +784,13 @@ class NeoClient:
             logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
             if event.wait(plan.wait):  # set early only when somebody else published
                 return None
-        code = self._credentials.totp_code(plan.at)
+        with gate.data:  # one set of credentials for both steps; the ticket records it
+            credentials = self._credentials
+            ticket.version = machine.credentials_version
+        code = credentials.totp_code(plan.at)
         with gate.data:
             machine.totp_used(plan.step)
-        consumer_key, mpin = self._credentials._secret_fields()
+        consumer_key, mpin = credentials._secret_fields()
         deadline = time.monotonic() + self._login_timeout
         login_lock = gate._login_lock
         # Free unless an abandoned login of this client is still stuck on the wire; the
@@ -759,8 +807,8 @@ class NeoClient:
                     http,
                     "login",
                     requests.totp_login(
-                        mobile_number=self._credentials.mobile_number,
-                        ucc=self._credentials.ucc,
+                        mobile_number=credentials.mobile_number,
+                        ucc=credentials.ucc,
                         totp=code,
                     ),
                     consumer_key,
@@ -768,7 +816,7 @@ class NeoClient:
                     deadline=deadline,
                 )
             except LoginError as exc:
-                progress.refused = exc.status_code is not None  # answered: code not used
+                progress.refused = totp_code_refused(exc)  # a definite "no": not used
                 raise
             trade, server_date = self._login_step(
                 http,
@@ -843,9 +891,9 @@ class NeoClient:
         except httpx.TransportError as exc:
             if capped and isinstance(exc, httpx.TimeoutException):
                 raise self._login_timed_out() from exc
-            raise login_failure(step, _failure_of(exc), self._timeout) from exc
+            raise login_failure(step, failure_of(exc), self._timeout) from exc
         result = classify_login(
-            response.status_code, response.content, response.headers, require=require
+            response.status_code, response.content, response.headers, require=require, step=step
         )
         if result.outcome is not LoginOutcome.SUCCESS:
             raise login_error(step, result)
@@ -879,7 +927,7 @@ class NeoClient:
                         exc,
                     )
         finally:
-            _release_quietly(self._store, owner)
+            release_quietly(self._store, owner)
 
     def _newer(self, gate: _SyncSession, stored: StoredSession | None) -> StoredSession | None:
         """``stored`` if it is a session to adopt (see ``should_adopt``), else ``None``."""
@@ -890,21 +938,21 @@ class NeoClient:
         )
         return stored if adopt else None
 
-    def _adopt(self, gate: _SyncSession, stored: StoredSession) -> _Obtained:
+    def _adopt(self, gate: _SyncSession, stored: StoredSession) -> Obtained:
         with gate.data:
             if stored.totp_step is not None:
                 gate.machine.totp_used(stored.totp_step)
             epoch = gate.machine.next_epoch()
-        return _Obtained(session_of(stored, epoch=epoch), adopted=True)
+        return Obtained(session_of(stored, epoch=epoch), adopted=True)
 
     def _obtain_session(
         self, gate: _SyncSession, ticket: LoginTicket, event: threading.Event
-    ) -> _Obtained | None:
+    ) -> Obtained | None:
         """Adopt a newer stored session, or log in under the store's lock (scenario 41).
 
         ``None``: the login was ended by someone else (``close``, the waiters' deadline)
         meanwhile. On success with a login of its own, the store's lock is still held
-        (``_Obtained.owner``): the caller publishes, writes, releases.
+        (``Obtained.owner``): the caller publishes, writes, releases.
         """
         store = self._store
         owner = lock_owner()
@@ -926,12 +974,12 @@ class NeoClient:
                 )
             if event.wait(STORE_POLL * (0.5 + self._random.random())):
                 return None  # published by someone else meanwhile
-        progress = _LoginProgress()
+        progress = LoginProgress()
         try:
             stored = self._store_io("reading", store.load)
             newer = self._newer(gate, stored)
             if newer is not None:
-                _release_quietly(store, owner)
+                release_quietly(store, owner)
                 return self._adopt(gate, newer)
             now = self._now()
             with gate.data:
@@ -956,37 +1004,40 @@ class NeoClient:
             if hold > 0:
                 gate.hold_lock(self, owner, hold)
             else:
-                _release_quietly(store, owner)
+                release_quietly(store, owner)
             raise
         if session is None:
-            _release_quietly(store, owner)
+            release_quietly(store, owner)
             return None
         with gate.data:
             step = gate.machine.last_totp_step
         record = record_of(session, account=self._credentials.ucc, totp_step=step)
-        return _Obtained(session, adopted=False, owner=owner, record=record)
+        return Obtained(session, adopted=False, owner=owner, record=record)
 
     # -- the protected call -------------------------------------------------------------
     def _call(self, spec: RequestSpec) -> Any:
         """Send one protected call under the relogin contract; return the decoded body."""
         http = self._bind(spec.op)
         gate = self._session
-        auth_retries = retries = 0
+        auth_retries = retries = forgiven = 0
+        replayed = False
         while True:
             failure: Failure | None = None
             with self._slots:
                 session = self._current_session()
-                if self._limiter is not None:
+                limiter = self._limiter
+                if limiter is not None:
                     # Reserved once the session is known (a login wait must not eat the
                     # schedule); the session is read again after the wait (scenario 5).
-                    with gate.data:
-                        wait = self._limiter.reserve(time.monotonic())
+                    # The limiter has its own lock (gate.data is never held across the
+                    # Redis round trip). It never raises (Redis failing: a local schedule).
+                    wait = limiter.reserve()
                     if wait > 0:
                         time.sleep(wait)
                         session = self._current_session()
                 try:
                     response = self._send(http, spec, session)
-                except _NoResponse as exc:
+                except NoResponse as exc:
                     failure = exc.failure
             if failure is not None:
                 step = after_failure(
@@ -996,15 +1047,22 @@ class NeoClient:
                     jitter=self._random.random(),
                     timeout=self._timeout,
                     auth_retries=auth_retries,
+                    replayed=replayed,
                 )
             else:
                 result = classify(response.status_code, response.content, response.headers)
+                if result.outcome is Outcome.SESSION_EXPIRED and not relogin_charged(
+                    adopted=session.adopted, auth_retries=auth_retries, forgiven=forgiven
+                ):
+                    forgiven += 1  # the relogin ended in adopting a dead session: refund
+                    auth_retries -= 1
                 step = after_response(
                     spec,
                     result,
                     auth_retries=auth_retries,
                     retries=retries,
                     jitter=self._random.random(),
+                    replayed=replayed,
                 )
                 if step.kind is StepKind.RETURN:
                     return result.body
@@ -1013,6 +1071,7 @@ class NeoClient:
                 return self._reconcile(spec, step.error)
             if step.kind is StepKind.RELOGIN:
                 auth_retries += 1
+                replayed = True
                 decision, event = gate.on_expired(session.epoch, self._now(), self)
                 gate.follow(decision, event, self)
                 continue
@@ -1049,43 +1108,41 @@ class NeoClient:
             content=rendered.content,
             extensions={"timeout": self._timeout_ext},
         )
+        if self._closed:  # e.g. a call that waited for a slot while close() ran
+            raise ClientClosedError("the client was closed before the call was sent")
         try:
             return http.send(request)
         except httpx.TransportError as exc:
+            # Also the error of a connection close() shut down beneath this call.
             if self._closed:
                 raise ClientClosedError("the client was closed during the call") from exc
-            raise _NoResponse(_failure_of(exc)) from exc
+            raise NoResponse(failure_of(exc)) from exc
         except RuntimeError as exc:  # httpx refuses to send on a client closed meanwhile
             if self._closed:
                 raise ClientClosedError("the client was closed during the call") from exc
             raise
 
     def _reconcile(self, spec: RequestSpec, error: NeoError | None) -> dict[str, Any]:
-        """A replayed order failed or was refused as a duplicate: look its tag up.
+        """A replayed order failed or was refused as a duplicate: read the order book.
 
-        Found: the first attempt was placed after all; its order number is returned.
-        Not found: ``error`` (the replay's own definite error) is raised, or, for a
-        duplicate-tag refusal, ``OrderOutcomeUnknown``. A failed lookup is "unknown".
+        ``_core._reconcile.reconcile`` decides whether an order in the book is this call's
+        (its tag in one of Kotak's forms *and* its fields as sent); ``after_reconcile`` turns
+        that into the result or the exception. A failed read is "unknown".
         """
         assert spec.tag is not None
         try:
-            order = self.find_order(spec.tag)
+            orders = self.order_report()
         except NeoError as exc:
             raise unknown_outcome(spec, f"looking the tag up failed: {exc}") from exc
-        if order is not None:
-            logger.warning(
-                "%s was replayed after a relogin and the order exists: order %s",
-                spec.op,
-                order.order_id,
-            )
-            return {"stat": "Ok", "nOrdNo": order.order_id, "stCode": 200}
-        if error is not None:
-            raise error
-        raise unknown_outcome(
-            spec,
-            "the replay was refused because its tag is already used, yet no order with "
-            "that tag is in the order book",
+        outcome = after_reconcile(spec, reconcile(spec.tag, spec.jdata or {}, orders), error)
+        if isinstance(outcome, NeoError):
+            raise outcome
+        logger.warning(
+            "%s was replayed after a relogin and the order exists: order %s",
+            spec.op,
+            outcome["nOrdNo"],
         )
+        return outcome
 
     # -- orders ---------------------------------------------------------------------------
     def place_order(
@@ -1167,18 +1224,17 @@ class NeoClient:
     def find_order(self, tag: str) -> models.Order | None:
         """The order placed with ``tag``, from the order book, or ``None``.
 
-        Kotak rewrites ``GuiOrdId`` on modify and cancel, keeping the original tag as a
-        prefix, so an exact match is preferred and a prefix match accepted; among several
-        prefix matches the order whose ``GuiOrdId`` is shortest (least rewritten) wins.
+        Kotak rewrites ``GuiOrdId`` on modify (``<tag>-M<n>``) and cancel
+        (``<tag>-<unix seconds>``), so besides an exact match those two forms are accepted,
+        and nothing else: ``strat-10`` is never taken for ``strat-1``. A ``-<digits>`` form
+        counts only for a cancelled order (an open ``strat-20`` is your own tag, not a
+        cancelled ``strat``). An exact match wins; if no order carries the tag exactly and
+        several carry it in a rewritten form, :class:`~aioneo.AmbiguousTagError` is raised.
+        The match is on the tag alone: check the order's fields if you reuse tags.
         """
         if not isinstance(tag, str) or not tag.strip():
             raise ValueError(f"tag must be a non-empty str, got {tag!r}")
-        orders = self.order_report()
-        exact = [o for o in orders if o.tag == tag]
-        if exact:
-            return exact[0]
-        prefixed = [o for o in orders if o.tag is not None and o.tag.startswith(tag)]
-        return min(prefixed, key=lambda o: len(o.tag or "")) if prefixed else None
+        return lookup(tag, self.order_report())
 
     # -- reports --------------------------------------------------------------------------
     def order_report(self, order_id: str | None = None) -> list[models.Order]:
@@ -1315,20 +1371,29 @@ class NeoClient:
         """End the session on the server (the SDK only forgets it locally); idempotent.
 
         Without a live session nothing is sent. A "session expired" answer counts as logged
-        out. The next call after a logout logs in again.
+        out. The next call after a logout logs in again. A login in flight is waited for
+        (a TOTP-step wait included) and the session it produced is ended: logout wins.
         """
         http = self._bind("logout")
         gate = self._session
         machine = gate.machine
-        with gate.data:
-            session = machine.session
-            if session is None or machine.ticket is not None or session.epoch <= machine.dead_epoch:
-                machine.logged_out()
-                return
+        while True:
+            with gate.data:
+                ticket, event = machine.ticket, gate._event
+                session = machine.session
+                if ticket is None:
+                    if session is None or session.epoch <= machine.dead_epoch:
+                        machine.logged_out()
+                        return
+                    break
+            # Logout wins over a login in flight (issue 10 item 6): wait for it to end,
+            # then end the session it produced, instead of letting it install a live one.
+            assert event is not None
+            gate._wait(ticket, event, self)
         spec = requests.logout()
         try:
             response = self._send(http, spec, session)
-        except _NoResponse as exc:
+        except NoResponse as exc:
             step = after_failure(
                 spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
             )
@@ -1338,5 +1403,5 @@ class NeoClient:
         if result.outcome not in (Outcome.SUCCESS, Outcome.SESSION_EXPIRED):
             raise error_for(spec, result)
         with gate.data:
-            machine.logged_out()
+            machine.logged_out(session.epoch)
         logger.info("logged out")

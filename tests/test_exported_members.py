@@ -20,6 +20,7 @@ EXPECTED = {
     # errors
     "APIError",
     "AccessDeniedError",
+    "AmbiguousTagError",
     "BusinessError",
     "ClientClosedError",
     "ConnectError",

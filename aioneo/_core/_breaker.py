@@ -64,23 +64,28 @@ class ReloginBreaker:
         """The error to raise instead of one more automatic relogin at ``now``, if any.
 
         The same error object is returned for as long as the breaker stays open, so a
-        shell can tell a newly opened breaker from one it already reported.
+        shell can tell a newly opened breaker from one it already reported; its
+        ``retry_in`` and message are brought up to date at every call (the time left as of
+        ``now``), and the shells raise a copy, so each raised error keeps its own value.
         """
         self._prune(now)
         if len(self._times) < self.max_relogins:
             return None
         self.refusals += 1
+        retry_in = max(0.0, self._times[0] + self.window - now)
+        message = (
+            f"logged in again {len(self._times)} times within {self.window:g} s because "
+            "the server kept ending the session: another program or device is probably "
+            "logging in with the same account, and each login ends the other's session. "
+            "Share one session store between the processes (FileSessionStore, "
+            "RedisSessionStore) or stop the other login. Automatic logins resume in "
+            f"{retry_in:.0f} s; login() tries at once"
+        )
         if self._error is None:
-            retry_in = max(0.0, self._times[0] + self.window - now)
-            self._error = ReloginLoopError(
-                f"logged in again {len(self._times)} times within {self.window:g} s because "
-                "the server kept ending the session: another program or device is probably "
-                "logging in with the same account, and each login ends the other's session. "
-                "Share one session store between the processes (FileSessionStore, "
-                "RedisSessionStore) or stop the other login. Automatic logins resume in "
-                f"{retry_in:.0f} s; login() tries at once",
-                retry_in=retry_in,
-            )
+            self._error = ReloginLoopError(message, retry_in=retry_in)
+        else:  # the same opening: the same object, with the time left as of ``now``
+            self._error.message = message
+            self._error.retry_in = retry_in
         return self._error
 
     def record(self, now: float) -> None:

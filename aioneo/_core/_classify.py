@@ -236,12 +236,17 @@ def classify_login(
     headers: Mapping[str, str] | None = None,
     *,
     require: tuple[str, ...] = ("token", "sid"),
+    step: str = "login",
 ) -> LoginClassification:
-    """Classify a ``tradeApiLogin`` or ``tradeApiValidate`` response.
+    """Classify a ``tradeApiLogin`` (``step="login"``) or ``tradeApiValidate``
+    (``step="validate"``) response.
 
-    A login step is never "session expired": a 900901 here means the consumer key or the
-    view token was refused, which a relogin cannot fix, so it is **fatal** (this is what
-    stops a relogin from recursing through the login path, scenario 8).
+    A login step is never "session expired" (this is what stops a relogin from recursing
+    through the login path, scenario 8). A gateway 900901 on the TOTP step means the
+    consumer key was refused, which a new login cannot fix: **fatal**. The same 900901 on
+    the MPIN step refuses the *view token* the TOTP step just issued (the consumer key
+    passed that step a moment ago): the server ended sessions between the two steps, and
+    the next login, on a fresh TOTP step, fixes it: **transient**, never cached as fatal.
 
     * 2xx with a ``data`` object holding every key of ``require`` → ``SUCCESS``.
     * 429, 424, 408 and 5xx → ``TRANSIENT`` (with ``retry_after`` from the header).
@@ -263,6 +268,8 @@ def classify_login(
 
     if status_code in (408, 424, 429) or status_code >= 500:
         return make(LoginOutcome.TRANSIENT)
+    if step == "validate" and obj is not None and str(obj.get("code", "")) in GATEWAY_SESSION_CODES:
+        return make(LoginOutcome.TRANSIENT)  # the view token was refused: log in afresh
     if status_code in FATAL_LOGIN_STATUSES or 400 <= status_code < 500:
         return make(LoginOutcome.FATAL)
     if decoded is _UNDECODABLE:

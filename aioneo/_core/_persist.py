@@ -197,6 +197,7 @@ def session_of(stored: StoredSession, *, epoch: int) -> Session:
         stored.expires_at,
         stored.generation,
         stored.issued_at,
+        adopted=True,
     )
 
 

@@ -18,10 +18,13 @@ The rules (``design.md``, "Replay policy"):
   connect failure (nothing was sent) raises ``ConnectError``; a timeout or reset after the
   request was written, any 5xx or 424, or an unreadable 2xx raises
   ``OrderOutcomeUnknown`` carrying the tag.
-* A replayed ``place_order`` refused with ``stCode`` 5204 ("tag already used") means the
-  first attempt was placed after all: the shell reconciles (looks the tag up in the order
-  book) instead of failing (``StepKind.RECONCILE``). The same code on a first attempt is
-  the caller's reused tag: a ``BusinessError``.
+* A replayed ``place_order`` refused with ``stCode`` 5204 ("tag already used"), or failing
+  definitely in any other way, is reconciled (``StepKind.RECONCILE``): the shell reads the
+  order book and :func:`after_reconcile` decides with ``_reconcile.reconcile``, which takes
+  an order as this call's only when its tag is the call's tag in one of Kotak's forms
+  *and* it matches what the call sent. "Tag taken" alone proves nothing: the caller may
+  have reused the tag for another order. The same code on a first attempt is the
+  caller's reused tag: a ``BusinessError``.
 * Any call gets at most ``MAX_AUTH_RETRIES`` (1) relogin for authentication reasons; a
   second "session expired" under the new session is ``SessionExpiredError``, never a
   loop (scenario 7).
@@ -35,6 +38,7 @@ from typing import Any
 
 from .._exceptions import (
     AccessDeniedError,
+    APIError,
     BusinessError,
     ConnectError,
     FatalLoginError,
@@ -52,11 +56,13 @@ from .._exceptions import (
 )
 from ._classify import Classification, LoginClassification, LoginOutcome, Outcome
 from ._protocol import Kind, RequestSpec
+from ._reconcile import Reconciliation, Verdict
 
 __all__ = [
     "BACKOFF_BASE",
     "BACKOFF_CAP",
     "DUPLICATE_TAG",
+    "MAX_ADOPTED_REPLAYS",
     "MAX_AUTH_RETRIES",
     "MAX_READ_RETRIES",
     "MAX_RETRY_AFTER",
@@ -64,12 +70,15 @@ __all__ = [
     "Step",
     "StepKind",
     "after_failure",
+    "after_reconcile",
     "after_response",
     "backoff_delay",
     "describe_request",
     "error_for",
     "login_error",
     "login_failure",
+    "relogin_charged",
+    "totp_code_refused",
     "unknown_outcome",
 ]
 
@@ -106,8 +115,8 @@ LIST_OPS = frozenset({"order_report", "trade_report", "positions", "holdings", "
 
 class StepKind(enum.Enum):
     RETURN = "return"  # success: parse and return ``Classification.body``
-    # A replayed order was refused (as a duplicate tag, or otherwise): look its tag up in
-    # the order book; found means placed, else raise ``Step.error`` (or "unknown").
+    # A replayed order was refused (as a duplicate tag, or otherwise) with ``Step.error``:
+    # read the order book and let ``after_reconcile`` decide.
     RECONCILE = "reconcile"
     RELOGIN = "relogin"  # session expired: recover (lead / wait / straggler), then replay
     RETRY = "retry"  # sleep ``Step.delay`` seconds, then send again
@@ -213,7 +222,7 @@ def error_for(spec: RequestSpec, c: Classification) -> NeoError:
     )
 
 
-def _checked_replay(spec: RequestSpec, step: Step, auth_retries: int) -> Step:
+def _checked_replay(spec: RequestSpec, step: Step, replayed: bool) -> Step:
     """A replayed ``place_order`` never ends in a definite "no" without a look at the book.
 
     The replay happened because the first attempt was refused as "session expired", which
@@ -222,7 +231,7 @@ def _checked_replay(spec: RequestSpec, step: Step, auth_retries: int) -> Step:
     raising: an order found there is returned as placed; otherwise the error stands.
     """
     if (
-        auth_retries > 0
+        replayed
         and spec.op == "place_order"
         and spec.tag is not None
         and step.kind is StepKind.RAISE
@@ -233,15 +242,35 @@ def _checked_replay(spec: RequestSpec, step: Step, auth_retries: int) -> Step:
 
 
 def after_response(
-    spec: RequestSpec, c: Classification, *, auth_retries: int, retries: int, jitter: float
+    spec: RequestSpec,
+    c: Classification,
+    *,
+    auth_retries: int,
+    retries: int,
+    jitter: float,
+    replayed: bool | None = None,
 ) -> Step:
-    """What to do after one answer. ``auth_retries``/``retries``: how many were used."""
-    step = _after_response(spec, c, auth_retries=auth_retries, retries=retries, jitter=jitter)
-    return _checked_replay(spec, step, auth_retries)
+    """What to do after one answer. ``auth_retries``/``retries``: how many were used.
+
+    ``replayed``: this answer is to a replay after a relogin (default: ``auth_retries > 0``;
+    the shells say so themselves once an adopted session's relogin was not charged, see
+    :func:`relogin_charged`).
+    """
+    again = auth_retries > 0 if replayed is None else replayed
+    step = _after_response(
+        spec, c, auth_retries=auth_retries, retries=retries, jitter=jitter, replayed=again
+    )
+    return _checked_replay(spec, step, again)
 
 
 def _after_response(
-    spec: RequestSpec, c: Classification, *, auth_retries: int, retries: int, jitter: float
+    spec: RequestSpec,
+    c: Classification,
+    *,
+    auth_retries: int,
+    retries: int,
+    jitter: float,
+    replayed: bool,
 ) -> Step:
     outcome = c.outcome
     if outcome is Outcome.SUCCESS:
@@ -257,14 +286,15 @@ def _after_response(
         return Step(StepKind.RETURN)  # an empty book: the parsers read a missing list as []
     if spec.kind is Kind.ORDER:
         if (
-            auth_retries > 0
+            replayed
             and spec.op == "place_order"
             and spec.tag is not None
             and c.st_code == DUPLICATE_TAG
         ):
-            # The replay carried the same tag and Kotak says the tag is taken: the first
-            # attempt did reach the order system after all. Already placed: reconcile.
-            return Step(StepKind.RECONCILE)
+            # The replay carried the same tag and Kotak says the tag is taken: either the
+            # first attempt reached the order system after all, or the caller reused the
+            # tag for another order. Only the book can tell: reconcile.
+            return Step(StepKind.RECONCILE, error=error_for(spec, c))
         if outcome is Outcome.SERVER_ERROR:
             return Step(StepKind.RAISE, error=unknown_outcome(spec, _what(c)))
         if outcome is Outcome.UNDECODABLE:
@@ -289,10 +319,30 @@ def after_failure(
     jitter: float,
     timeout: float | None,
     auth_retries: int = 0,
+    replayed: bool | None = None,
 ) -> Step:
     """What to do when no response arrived at all."""
     step = _after_failure(spec, failure, retries=retries, jitter=jitter, timeout=timeout)
-    return _checked_replay(spec, step, auth_retries)
+    return _checked_replay(spec, step, auth_retries > 0 if replayed is None else replayed)
+
+
+#: Answers "session expired" to a session adopted from a shared store that one call may
+#: meet without it costing the call's one relogin.
+MAX_ADOPTED_REPLAYS = 2
+
+
+def relogin_charged(*, adopted: bool, auth_retries: int, forgiven: int) -> bool:
+    """Whether a "session expired" answer to a *replay* spends the call's one relogin.
+
+    Issue 10 item 4: the relogin before the replay may have ended by adopting a session
+    another client wrote to the shared store, without checking it (a check would be one
+    more request). If the server has ended that session too, this call never logged in
+    again: the adoption is not charged, and the call may lead (or wait for) a real login
+    and replay once more. At most ``MAX_ADOPTED_REPLAYS`` adoptions are forgiven per call
+    (siblings that keep writing dead sessions must not make a loop); a stored session is
+    adopted only when newer than any this client held, so the next relogin logs in.
+    """
+    return not (adopted and auth_retries > 0 and forgiven < MAX_ADOPTED_REPLAYS)
 
 
 def _after_failure(
@@ -332,8 +382,11 @@ def login_error(step: str, c: LoginClassification) -> LoginError:
     text = f": {c.message}" if c.message else ""
     what = f"{step} step refused (HTTP {c.status_code}{code}){text}"
     if c.outcome is LoginOutcome.TRANSIENT:
+        why = ""
+        if step == "validate" and c.status_code < 500 and c.status_code not in (408, 424, 429):
+            why = " (the server ended the new session between the two login steps)"
         return TransientLoginError(
-            f"{what}; will try again after a cooldown",
+            f"{what}{why}; will try again after a cooldown",
             endpoint=step,
             status_code=c.status_code,
             st_code=c.st_code,
@@ -356,6 +409,17 @@ def login_error(step: str, c: LoginClassification) -> LoginError:
     )
 
 
+def totp_code_refused(error: LoginError) -> bool:
+    """Whether a failed TOTP step proves its code was *not* used by the server.
+
+    Only a definite refusal does (a fatal answer: "Invalid TOTP", a 4xx): the server read
+    the code and said no. A transient answer (5xx, 429, 424, 408, an unreadable 2xx) may
+    come from a gateway after the login service consumed the code, so the code counts as
+    possibly used, as after a timeout: a shared store's lock is kept until its step ends.
+    """
+    return isinstance(error, FatalLoginError) and error.status_code is not None
+
+
 def login_failure(step: str, failure: Failure, timeout: float | None) -> TransientLoginError:
     """The exception a login step becomes when no answer arrived."""
     limit = f" after {timeout:g} s" if timeout is not None else ""
@@ -368,3 +432,49 @@ def login_failure(step: str, failure: Failure, timeout: float | None) -> Transie
         Failure.RESET: "the connection broke",
     }[failure]
     return TransientLoginError(f"{step} step failed: {why}", endpoint=step)
+
+
+def _is_duplicate_tag(error: NeoError | None) -> bool:
+    return isinstance(error, BusinessError) and error.st_code == DUPLICATE_TAG
+
+
+def after_reconcile(
+    spec: RequestSpec, rec: Reconciliation, refusal: NeoError | None
+) -> dict[str, Any] | NeoError:
+    """What a replayed ``place_order`` ends in, once the order book has been read.
+
+    ``refusal`` is the replay's own definite error (``Step.error`` of the RECONCILE step).
+    Returns the body to parse as the call's result (the order found), or the exception to
+    raise: the order was placed (``PLACED``); it was not, and the refusal stands (``ABSENT``
+    after a refusal other than 5204; ``NOT_OURS``: the tag is another order's, so Kotak
+    refuses it for this one, 5204 or not); or the outcome is open (``UNCERTAIN``; ``ABSENT``
+    after a 5204, because the server says the tag is taken yet the book shows no order).
+    """
+    if rec.verdict is Verdict.PLACED:
+        assert rec.order is not None
+        return {"stat": "Ok", "nOrdNo": rec.order.order_id, "stCode": 200}
+    if rec.verdict is Verdict.UNCERTAIN:
+        return unknown_outcome(
+            spec, f"the replay was refused and the order book is ambiguous: {rec.reason}"
+        )
+    duplicate = _is_duplicate_tag(refusal)
+    if rec.verdict is Verdict.NOT_OURS:
+        # Whatever the replay met, the tag is taken by another order: Kotak refuses it for
+        # this one, so the caller learns the real reason (and not to resend the same tag).
+        return BusinessError(
+            f"{spec.op}: refused (stCode {DUPLICATE_TAG}: tag already used): {rec.reason}; "
+            "this order was not placed: use a tag of its own",
+            endpoint=spec.op,
+            status_code=refusal.status_code
+            if duplicate and isinstance(refusal, APIError)
+            else None,
+            body=refusal.body if duplicate and isinstance(refusal, APIError) else None,
+            st_code=DUPLICATE_TAG,
+        )
+    if duplicate or refusal is None:
+        return unknown_outcome(
+            spec,
+            "the replay was refused because its tag is already used, yet no order with "
+            f"that tag and these fields is in the order book ({rec.reason})",
+        )
+    return refusal

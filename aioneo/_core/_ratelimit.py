@@ -13,6 +13,11 @@ keeps half its tokens as slack, which absorbs arrival jitter: requests that leav
 schedule but arrive bunched (a slow first burst, a queue in a proxy) do not meet a 429. A
 429 on an order is not retried, so avoiding it matters more than the last half-second
 of burst.
+
+The same arithmetic runs in three places: in one client, in a shell-side limiter that
+the clients sharing a session share (``aioneo._limits``), and as a Lua script on Redis
+for clients on several hosts (``aioneo._stores.RedisSessionStore``), which keeps the
+schedule in integer microseconds of the Redis server's clock.
 """
 
 from __future__ import annotations
@@ -36,8 +41,25 @@ class RateLimiter:
         self._tolerance = self._interval * (self.burst - 1)
         self._tat = float("-inf")
 
+    @property
+    def interval(self) -> float:
+        """Seconds between two slots at the steady rate (``1 / rate``)."""
+        return self._interval
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of the schedule a request may go: ``interval * (burst - 1)``."""
+        return self._tolerance
+
     def reserve(self, now: float) -> float:
         tat = max(self._tat, now)
         wait = max(0.0, tat - self._tolerance - now)
         self._tat = tat + self._interval
         return wait
+
+    def with_rate(self, rate: float) -> RateLimiter:
+        """A limiter at ``rate`` (its default burst) that continues this one's schedule:
+        the slots already handed out stay handed out."""
+        limiter = RateLimiter(rate)
+        limiter._tat = self._tat
+        return limiter

@@ -97,6 +97,8 @@ class Session:
     generation: int = 0
     #: Local unix time the token was received (by this client, or by the store's writer).
     issued_at: float | None = None
+    #: Taken from a session store (another client's login), not logged in by this client.
+    adopted: bool = False
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -169,6 +171,11 @@ class LoginTicket:
     proactive: bool = False
     #: Started because a response said "session expired".
     reactive: bool = False
+    #: The credentials version the login uses (``SessionMachine.credentials_version``).
+    version: int = 0
+    #: Failed with credentials replaced since it started: its error decides nothing;
+    #: its waiters ask again (and lead a login with the new credentials).
+    stale: bool = False
     done: bool = False
     session: Session | None = None
     error: NeoError | None = None
@@ -248,6 +255,8 @@ class SessionMachine:
         self.cooldown_error: TransientLoginError | None = None
         self.last_totp_step: int | None = None
         self.closed = False
+        #: Raised by :meth:`credentials_changed`; a login records the version it uses.
+        self.credentials_version = 0
         self.stats = SessionStats()
         self._tickets = 0
 
@@ -335,7 +344,9 @@ class SessionMachine:
         if self.ticket is not None:
             raise RuntimeError("a login is already in flight")  # a shell bug, never a user's
         self._tickets += 1
-        self.ticket = LoginTicket(self._tickets, explicit, proactive, reactive)
+        self.ticket = LoginTicket(
+            self._tickets, explicit, proactive, reactive, version=self.credentials_version
+        )
         self.stats.login_attempts += 1
         return self.ticket
 
@@ -397,6 +408,15 @@ class SessionMachine:
             self.stats.login_attempts -= 1
         else:
             self.stats.login_failures += 1
+        if ticket.version != self.credentials_version:
+            # Issue 10 item 3: the credentials were replaced while this login ran; its
+            # failure says nothing about the new ones. No cache, no cooldown: the waiters
+            # ask again, and the next login uses the new credentials.
+            ticket.stale = True
+            ticket.error = error
+            ticket.done = True
+            self.ticket = None
+            return False
         if ticket.proactive and self._usable(now) is not None:
             if isinstance(error, FatalLoginError):
                 self.fatal_error = error
@@ -423,14 +443,23 @@ class SessionMachine:
             raise RuntimeError("login outcome published for a ticket that is not current")
 
     # -- lifecycle ----------------------------------------------------------------------
+    def credentials_changed(self) -> None:
+        """New credentials: forget cached failures; a login in flight becomes stale."""
+        self.credentials_version += 1
+        self.reset_failures()
+
     def reset_failures(self) -> None:
         """Forget a cached fatal error and any cooldown (new credentials, explicit login)."""
         self.fatal_error = None
         self.cooldown_until = None
         self.cooldown_error = None
 
-    def logged_out(self) -> None:
-        """The session was ended on purpose: the next call logs in again."""
+    def logged_out(self, epoch: int | None = None) -> None:
+        """The session (of ``epoch``, default the current one) was ended on purpose: the
+        next call logs in again. A newer session published meanwhile is kept."""
+        if epoch is not None and epoch != self.epoch:
+            self.dead_epoch = max(self.dead_epoch, epoch)
+            return
         self.dead_epoch = self.epoch
         self.session = None
         self.refresh.clear()

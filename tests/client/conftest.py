@@ -52,6 +52,8 @@ class GateTransport(httpx.AsyncBaseTransport):
         self.gates: dict[str, Gate] = {}
         self.rewrites: dict[str, Rewrite] = {}
         self.failures: dict[str, Callable[[httpx.Request], None]] = {}
+        #: Answer instead of the server (nothing is forwarded) when the callable returns one.
+        self.replies: dict[str, Callable[[httpx.Request], httpx.Response | None]] = {}
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.sent: list[httpx.Request] = []
@@ -80,6 +82,10 @@ class GateTransport(httpx.AsyncBaseTransport):
         for key, fail in self.failures.items():
             if key in path:
                 fail(request)
+        for key, reply in list(self.replies.items()):
+            answer = reply(request) if key in path else None
+            if answer is not None:
+                return answer
         name = path.rsplit("/", 1)[-1]
         self.in_flight[name] = self.in_flight.get(name, 0) + 1
         self.max_in_flight[name] = max(self.max_in_flight.get(name, 0), self.in_flight[name])

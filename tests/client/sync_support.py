@@ -70,6 +70,8 @@ class SyncGateTransport(httpx.BaseTransport):
         self.gates: dict[str, SyncGate] = {}
         self.rewrites: dict[str, Rewrite] = {}
         self.failures: dict[str, Callable[[httpx.Request], None]] = {}
+        #: Answer instead of the server (nothing is forwarded) when the callable returns one.
+        self.replies: dict[str, Callable[[httpx.Request], httpx.Response | None]] = {}
         self.in_flight: dict[str, int] = {}
         self.max_in_flight: dict[str, int] = {}
         self.sent: list[httpx.Request] = []
@@ -97,6 +99,10 @@ class SyncGateTransport(httpx.BaseTransport):
         for key, fail in list(self.failures.items()):
             if key in path:
                 fail(request)
+        for key, reply in list(self.replies.items()):
+            answer = reply(request) if key in path else None
+            if answer is not None:
+                return answer
         name = path.rsplit("/", 1)[-1]
         with self._lock:
             self.in_flight[name] = self.in_flight.get(name, 0) + 1

@@ -1,12 +1,20 @@
-"""Order safety under faults: 500 seeded sequences of faults on ``place_order``.
+"""Order safety under faults: seeded sequences of faults on ``place_order``, both twins.
 
-Each sequence is one order intent. The first attempt, and the replay if the client makes
-one, each meet a fault drawn from the list below (or none). Afterwards:
+Each sequence is one order intent (a side and a quantity) with a tag drawn from: a fresh
+tag, none (the client makes one), a prefix of a tag already used (``s-1`` beside
+``s-12``), an extension of one (``s-12`` beside ``s-1``), one that looks like Kotak's
+rewrite of another (``s-1-M1``, ``s-1-17``), or a tag already used, for the same or for a
+different intent. The first attempt, and the replay if the client makes one, each meet a
+fault drawn from the list below (or none). Afterwards, with ``added`` the orders the
+emulator accepted during the call:
 
-* the emulator never holds two orders for one tag (one intent);
-* when the client reports success, the emulator holds that order, with that tag;
-* when the client raises a definite error (anything but ``OrderOutcomeUnknown``), the
-  emulator holds no order for that tag: a definite "no" is never wrong;
+* never more than one order for one tag, never more than one order for one call;
+* when the client reports success, the emulator holds that order, with exactly that tag
+  and the intent's side and quantity, and it was placed by this call (``added`` is that
+  order), or the tag was reused for an identical intent and the earlier order is the one
+  returned (the tag is then an idempotency key);
+* when the client raises a definite error (anything but ``OrderOutcomeUnknown``), the call
+  placed nothing: a definite "no" is never wrong;
 * ``OrderOutcomeUnknown`` always carries the tag, so the caller can reconcile.
 """
 
@@ -15,15 +23,16 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
 
-from aioneo import AsyncNeoClient, NeoError, OrderOutcomeUnknown
+from aioneo import AsyncNeoClient, NeoClient, NeoError, OrderOutcomeUnknown
 from aioneo._models import OrderResult
-from aioneo.testing import Emulator
+from aioneo.testing import Emulator, EmulatorServer, StepClock
 
-from .conftest import ENVELOPE, StepClock, credentials_of
+from .conftest import ENVELOPE, credentials_of
 
 #: What one attempt meets. "forward" means the emulator received and executed the order.
 FAULTS = [
@@ -38,6 +47,36 @@ FAULTS = [
     "bad_gateway_after",  # placed, then 502 HTML
     "unreadable_200",  # placed, then a 200 with a body that is not JSON
 ]
+TAG_KINDS = ["fresh", "none", "prefix", "extension", "rewrite_like", "reused"]
+PLACE = "quick/order/rule/ms/place"
+
+
+def _before(fault: str, emulator: Emulator, request: httpx.Request) -> httpx.Response | None:
+    """The part of a fault that acts before the order system sees the request."""
+    if fault == "expired":
+        emulator.expire_sessions()
+    if fault == "rate_limited":
+        return httpx.Response(429, headers={"retry-after": "1"}, json={"message": "throttled"})
+    if fault == "reset_before":
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+    if fault == "bad_gateway_before":
+        return httpx.Response(502, content=b"<html>502 Bad Gateway</html>")
+    return None
+
+
+def _after(fault: str, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+    """The part of a fault that acts after the order system executed the request."""
+    if fault == "lying_expired":
+        return httpx.Response(401, content=json.dumps(ENVELOPE).encode())
+    if fault == "timeout_after_write":
+        raise httpx.ReadTimeout("timed out", request=request)
+    if fault == "accept_then_drop":
+        raise httpx.RemoteProtocolError("Server disconnected", request=request)
+    if fault == "bad_gateway_after":
+        return httpx.Response(502, content=b"<html>502 Bad Gateway</html>")
+    if fault == "unreadable_200":
+        return httpx.Response(200, content=b"<html>ok</html>")
+    return response
 
 
 class FaultyOrders(httpx.AsyncBaseTransport):
@@ -49,35 +88,144 @@ class FaultyOrders(httpx.AsyncBaseTransport):
         self.script: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not request.url.path.endswith("quick/order/rule/ms/place") or not self.script:
+        if not request.url.path.endswith(PLACE) or not self.script:
             return await self.inner.handle_async_request(request)
         fault = self.script.pop(0)
-        if fault == "expired":
-            self.emulator.expire_sessions()
-        if fault == "rate_limited":
-            return httpx.Response(429, headers={"retry-after": "1"}, json={"message": "throttled"})
-        if fault == "reset_before":
-            raise httpx.RemoteProtocolError("Server disconnected", request=request)
-        if fault == "bad_gateway_before":
-            return httpx.Response(502, content=b"<html>502 Bad Gateway</html>")
+        early = _before(fault, self.emulator, request)
+        if early is not None:
+            return early
         response = await self.inner.handle_async_request(request)
         await response.aread()
-        if fault == "lying_expired":
-            return httpx.Response(401, content=json.dumps(ENVELOPE).encode())
-        if fault == "timeout_after_write":
-            raise httpx.ReadTimeout("timed out", request=request)
-        if fault == "accept_then_drop":
-            raise httpx.RemoteProtocolError("Server disconnected", request=request)
-        if fault == "bad_gateway_after":
-            return httpx.Response(502, content=b"<html>502 Bad Gateway</html>")
-        if fault == "unreadable_200":
-            return httpx.Response(200, content=b"<html>ok</html>")
-        return response
+        return _after(fault, request, response)
+
+
+class SyncFaultyOrders(httpx.BaseTransport):
+    """The same faults for ``NeoClient``, in front of a real loopback connection.
+
+    ``NeoClient`` has no sleep seam: an "expired" fault moves the clock to the next TOTP
+    step, so the login that follows (for the reconciling read) does not wait 25 s for one.
+    """
+
+    def __init__(self, emulator: Emulator, clock: StepClock) -> None:
+        self.emulator = emulator
+        self.clock = clock
+        self.inner = httpx.HTTPTransport()
+        self.script: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith(PLACE) or not self.script:
+            return self.inner.handle_request(request)
+        fault = self.script.pop(0)
+        if fault in ("expired", "lying_expired"):
+            self.clock.next_step()
+        early = _before(fault, self.emulator, request)
+        if early is not None:
+            return early
+        response = self.inner.handle_request(request)
+        response.read()
+        response.close()
+        return _after(
+            fault, request, httpx.Response(response.status_code, content=response.content)
+        )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Tags:
+    """Draws the tag of each intent and remembers which intent each used tag was for."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.used: dict[str, tuple[str, int]] = {}  # tag -> (side, quantity) of its order
+
+    def draw(self, n: int) -> str | None:
+        kind = self.rng.choice(TAG_KINDS)
+        fresh = f"s-{n}"
+        if kind == "none":
+            return None
+        if kind == "fresh" or not self.used:
+            return fresh
+        base = self.rng.choice(sorted(self.used))
+        if kind == "reused":
+            return base
+        if kind == "prefix":
+            shorter = base[:-1]
+            return shorter if len(shorter) > 2 and shorter not in self.used else fresh
+        options = {
+            "extension": [base + str(self.rng.randrange(10)), f"{base}-{self.rng.randrange(99)}"],
+            "rewrite_like": [f"{base}-M1", f"{base}-{self.rng.randrange(10**9, 2 * 10**9)}"],
+        }[kind]
+        tag = self.rng.choice(options)
+        return tag if len(tag) <= 20 and tag not in self.used else fresh
+
+
+def check_one(
+    n: int,
+    script: list[str],
+    tag: str | None,
+    intent: tuple[str, int],
+    result: OrderResult | NeoError,
+    before: dict[str, dict[str, Any]],
+    emulator: Emulator,
+    tags: Tags,
+) -> str:
+    """Check one call's invariants; return the outcome's name for the tally."""
+    after = {str(row["nOrdNo"]): row for row in emulator.orders}
+    added = [row for no, row in after.items() if no not in before]
+    where = (n, script, tag, intent, repr(result))
+    assert len(added) <= 1, where
+    assert all(count <= 1 for count in emulator.counters.orders_by_tag.values()), where
+    if isinstance(result, OrderOutcomeUnknown):
+        assert result.tag is not None
+        assert tag is None or result.tag == tag, where
+        if added:
+            tags.used[result.tag] = intent
+        return "unknown"
+    if isinstance(result, NeoError):
+        assert not added, where  # a definite "no" is never wrong
+        return type(result).__name__
+    row = after.get(result.order_id)
+    assert row is not None, where  # a reported success is an order that exists
+    assert row["GuiOrdId"] == result.tag, where
+    assert tag is None or result.tag == tag, where
+    assert (row["trnsTp"], int(row["qty"])) == intent, where  # ... and it is this intent
+    if added:
+        assert str(added[0]["nOrdNo"]) == result.order_id, where
+    else:  # the tag was used before, for this same intent: the earlier order came back
+        assert tags.used.get(result.tag) == intent, where
+    tags.used[result.tag] = intent
+    return "placed"
+
+
+def order_of(tag: str | None, intent: tuple[str, int]) -> dict[str, Any]:
+    side, quantity = intent
+    return {
+        "exchange_segment": "nse_cm",
+        "product": "MIS",
+        "price": "0",
+        "order_type": "MKT",
+        "quantity": quantity,
+        "validity": "DAY",
+        "trading_symbol": "ITBEES-EQ",
+        "transaction_type": side,
+        "tag": tag,
+    }
+
+
+def check_tally(outcomes: Counter[str], emulator: Emulator, *, count: int) -> None:
+    # the draw exercised every branch: placed (some reconciled), unknowns, refusals
+    assert outcomes["placed"] > count // 10, outcomes
+    assert outcomes["unknown"] > count // 3, outcomes
+    assert outcomes["RateLimitError"] > count // 25, outcomes
+    assert outcomes["BusinessError"] > 0, outcomes  # reused tags, with and without expiry
+    assert outcomes["SessionExpiredError"] > 0, outcomes
+    assert emulator.counters.logins > count // 10  # replays after (real and lying) expiries
 
 
 @pytest.mark.timeout(120)
 async def test_500_fault_sequences_never_duplicate_or_lie(clock: StepClock) -> None:
-    rng = random.Random(20261126)
+    count = 500
     emulator = Emulator(clock=clock)
     emulator.configure(rate_limit=None)
     transport = FaultyOrders(emulator)
@@ -96,44 +244,56 @@ async def test_500_fault_sequences_never_duplicate_or_lie(clock: StepClock) -> N
             clock.advance(seconds)
 
         neo._sleep = skip_ahead
-        for n in range(500):
+        tags = Tags(random.Random(20261201))
+        rng = tags.rng
+        for n in range(count):
             clock.next_step()  # a relogin, if one is needed, gets a fresh TOTP step
             script = [rng.choice(FAULTS), rng.choice(FAULTS)]
+            intent = (rng.choice("BS"), rng.randint(1, 3))
+            tag = tags.draw(n)
+            before = {str(row["nOrdNo"]): row for row in emulator.orders}
             transport.script = list(script)
-            tag = f"t{n}"
             result: OrderResult | NeoError
             try:
-                result = await neo.place_order(
-                    exchange_segment="nse_cm",
-                    product="CNC",
-                    price="0",
-                    order_type="MKT",
-                    quantity=1,
-                    validity="DAY",
-                    trading_symbol="ITBEES-EQ",
-                    transaction_type="B",
-                    tag=tag,
-                )
+                result = await neo.place_order(**order_of(tag, intent))
             except NeoError as exc:
                 result = exc
-            held = emulator.counters.orders_by_tag.get(tag, 0)
-            if isinstance(result, OrderOutcomeUnknown):
-                assert result.tag == tag
-                outcomes["unknown"] += 1
-            elif isinstance(result, NeoError):
-                assert held == 0, (n, script, repr(result))  # a definite "no" is never wrong
-                outcomes[type(result).__name__] += 1
-            else:
-                rows = [r for r in emulator.orders if r["nOrdNo"] == result.order_id]
-                assert rows, (n, script)
-                assert str(rows[0]["GuiOrdId"]).startswith(tag)
-                outcomes["placed"] += 1
-            assert emulator.counters.orders_by_tag.get(tag, 0) <= 1
-    assert max(emulator.counters.orders_by_tag.values()) == 1
-    # the draw exercised every branch: placed, reconciled replays, unknowns, refusals
-    # with seed 20261126: placed 74, unknown 365, RateLimitError 55, SessionExpiredError 6
-    assert outcomes["placed"] > 50
-    assert outcomes["unknown"] > 200
-    assert outcomes["RateLimitError"] > 20
-    assert outcomes["SessionExpiredError"] > 0
-    assert emulator.counters.logins > 50  # replays after (real and lying) expiries
+            outcomes[check_one(n, script, tag, intent, result, before, emulator, tags)] += 1
+    check_tally(outcomes, emulator, count=count)
+
+
+@pytest.mark.timeout(120)
+def test_300_fault_sequences_never_duplicate_or_lie_sync(clock: StepClock) -> None:
+    count = 300
+    emulator = Emulator(clock=clock)
+    emulator.configure(rate_limit=None)
+    transport = SyncFaultyOrders(emulator, clock)
+    outcomes: Counter[str] = Counter()
+    with (
+        EmulatorServer(emulator) as server,
+        NeoClient(
+            credentials_of(emulator),
+            login_url=server.login_url,
+            transport=transport,
+            rate_limit=None,
+            clock=clock,
+            login_cooldown=0.0,
+        ) as neo,
+    ):
+        neo.login()
+        tags = Tags(random.Random(20261202))
+        rng = tags.rng
+        for n in range(count):
+            clock.next_step()  # a relogin, if one is needed, gets a fresh TOTP step
+            script = [rng.choice(FAULTS), rng.choice(FAULTS)]
+            intent = (rng.choice("BS"), rng.randint(1, 3))
+            tag = tags.draw(n)
+            before = {str(row["nOrdNo"]): row for row in emulator.orders}
+            transport.script = list(script)
+            result: OrderResult | NeoError
+            try:
+                result = neo.place_order(**order_of(tag, intent))
+            except NeoError as exc:
+                result = exc
+            outcomes[check_one(n, script, tag, intent, result, before, emulator, tags)] += 1
+    check_tally(outcomes, emulator, count=count)

@@ -228,3 +228,19 @@ async def test_every_endpoint_answers_alike_against_one_server() -> None:
                 assert emulator.counters.requests["logout"] == 1
             finally:
                 neo.close()
+
+
+def test_neither_twin_imports_the_other() -> None:
+    """What both shells share lives in ``aioneo._shell``: a twin never imports its twin."""
+    import ast
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "aioneo"
+    for name, twin in (("_async_client", "_sync_client"), ("_sync_client", "_async_client")):
+        tree = ast.parse((package / f"{name}.py").read_text())
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+        }
+        assert twin not in imported, f"{name}.py imports {twin}"

@@ -18,6 +18,7 @@ import pytest
 
 from aioneo import (
     AsyncNeoClient,
+    FatalLoginError,
     FileSessionStore,
     MemorySessionStore,
     NeoClient,
@@ -544,12 +545,41 @@ async def test_refused_totp_step_releases_the_store_lock_at_once(
     make_client: MakeClient, emulator: Emulator
 ) -> None:
     store = MemorySessionStore()
-    async with make_client(session_store=store, login_cooldown=0.1) as client:
-        emulator.inject_fault("login", "http_503_empty", count=1)  # answered: code unused
-        with pytest.raises(TransientLoginError):
+    wrong = credentials_of(emulator, totp_secret="KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU")
+    async with make_client(session_store=store, credentials=wrong) as client:
+        with pytest.raises(FatalLoginError, match="TOTP"):  # a definite "no": code unused
             await client.positions()
         assert not client._session._holds
         assert store.acquire_lock("sibling", 60.0)
+
+
+@pytest.mark.parametrize("fault", ["http_503_empty", "http_429", "http_502_html"])
+async def test_a_5xx_or_429_on_the_totp_step_keeps_the_store_lock(
+    make_client: MakeClient, emulator: Emulator, fault: str
+) -> None:
+    """Issue 10 item 10: a gateway error may follow the login service consuming the code,
+    so the step counts as possibly used: a sibling must not log in with it."""
+    store = MemorySessionStore()
+    async with make_client(session_store=store, login_cooldown=0.1) as client:
+        emulator.inject_fault("login", fault, count=1)
+        with pytest.raises(TransientLoginError):
+            await client.positions()
+        assert len(client._session._holds) == 1
+        assert not store.acquire_lock("sibling", 60.0)
+
+
+def test_sync_a_5xx_on_the_totp_step_keeps_the_store_lock(
+    emulator: Emulator, server: EmulatorServer, clock: StepClock
+) -> None:
+    store = MemorySessionStore()
+    client = sync_client(emulator, server, clock, session_store=store, login_cooldown=0.1)
+    emulator.inject_fault("login", "http_503_empty", count=1)
+    with pytest.raises(TransientLoginError):
+        client.positions()
+    assert not store.acquire_lock("sibling", 60.0)
+    assert len(client._session._holds) == 1
+    client.close()
+    assert store.acquire_lock("sibling", 60.0)
 
 
 def test_sync_failed_validate_keeps_the_store_lock_until_its_totp_step_ends(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from aioneo import ReloginLoopError
@@ -25,6 +27,22 @@ def test_allows_max_relogins_per_window_then_refuses() -> None:
     assert breaker.refusals == 2
     assert breaker.refusal(60.0) is None  # t=0 left the window
     assert breaker.recent(60.0) == 2
+
+
+def test_retry_in_is_the_time_left_at_each_refusal() -> None:
+    """Issue 10 item 9: ``retry_in`` was frozen at the moment the breaker opened."""
+    breaker = ReloginBreaker(3, 120.0)
+    for t in (0.0, 30.0, 60.0):
+        breaker.record(t)
+    first = breaker.refusal(60.0)
+    assert first is not None
+    assert first.retry_in == pytest.approx(60.0)
+    raised_early = copy.copy(first)  # what a shell raises: a copy
+    later = breaker.refusal(100.0)
+    assert later is first  # the same opening
+    assert later.retry_in == pytest.approx(20.0)
+    assert "resume in 20 s" in str(later)
+    assert raised_early.retry_in == pytest.approx(60.0)  # a raised copy keeps its value
 
 
 def test_reopens_with_a_new_error() -> None:

@@ -6,7 +6,9 @@ import json
 
 import pytest
 
+from aioneo import TransientLoginError
 from aioneo._core._classify import LoginOutcome, Outcome, classify, classify_login
+from aioneo._core._policy import login_error, totp_code_refused
 
 ENVELOPE = {
     "code": "900901",
@@ -232,3 +234,28 @@ def test_classify_login_requires_base_url_on_validate() -> None:
 
 def test_classify_login_retry_after() -> None:
     assert classify_login(429, b"{}", {"retry-after": "7"}).retry_after == 7.0
+
+
+@pytest.mark.parametrize("status", [200, 401, 403])
+def test_900901_on_the_mpin_step_is_transient_on_the_totp_step_fatal(status: int) -> None:
+    """Issue 10 item 2: a refused view token is fixed by a fresh login, never fatal."""
+    body = json.dumps({"code": "900901", "message": "Invalid Credentials"}).encode()
+    validate = classify_login(status, body, require=("token", "sid", "baseUrl"), step="validate")
+    assert validate.outcome is LoginOutcome.TRANSIENT
+    assert classify_login(status, body, step="login").outcome is LoginOutcome.FATAL
+    error = login_error("validate", validate)
+    assert isinstance(error, TransientLoginError)
+    assert "between the two login steps" in str(error)
+    # a wrong MPIN stays fatal
+    wrong = json.dumps({"stCode": 10012, "errMsg": "Invalid MPIN"}).encode()
+    assert classify_login(400, wrong, step="validate").outcome is LoginOutcome.FATAL
+
+
+@pytest.mark.parametrize(
+    ("status", "refused"), [(400, True), (401, True), (429, False), (500, False), (502, False)]
+)
+def test_only_a_definite_refusal_proves_a_totp_code_unused(status: int, refused: bool) -> None:
+    """Issue 10 item 10: a 5xx or 429 may come after the code was consumed."""
+    body = json.dumps({"stCode": 10011, "errMsg": "Invalid TOTP"}).encode()
+    error = login_error("login", classify_login(status, body, step="login"))
+    assert totp_code_refused(error) is refused

@@ -37,3 +37,20 @@ def test_quiet_period_refills() -> None:
 def test_bad_rate(rate: float) -> None:
     with pytest.raises(ValueError, match="rate_limit"):
         RateLimiter(rate)
+
+
+def test_schedule_numbers() -> None:
+    limiter = RateLimiter(10)
+    assert limiter.interval == pytest.approx(0.1)
+    assert limiter.tolerance == pytest.approx(0.4)  # burst 5: four slots ahead
+
+
+def test_with_rate_continues_the_schedule() -> None:
+    fast = RateLimiter(20)  # burst 10
+    for _ in range(10):
+        assert fast.reserve(0.0) == 0.0  # the schedule is now 0.5 s ahead
+    slow = fast.with_rate(10)  # burst 5, tolerance 0.4 s
+    assert (slow.rate, slow.burst) == (10.0, 5)
+    assert slow.reserve(0.0) == pytest.approx(0.1)  # the slots already given stay given
+    assert slow.reserve(0.0) == pytest.approx(0.2)
+    assert fast.reserve(0.0) == pytest.approx(0.0 + 0.05)  # the original is unchanged
