@@ -468,8 +468,9 @@ class Order:
     average_price: Decimal | None
     trigger_price: Decimal | None
     tag: str | None
-    """``GuiOrdId``: the tag sent as ``ig``. Kotak rewrites it on modify and appends
-    ``-<epoch>`` on cancel, so match tags by prefix."""
+    """``GuiOrdId``: the tag sent as ``ig``. Kotak rewrites it to ``<tag>-M<n>`` on modify
+    and ``<tag>-<epoch>`` on cancel; :meth:`~aioneo.AsyncNeoClient.find_order` knows both
+    forms (a plain prefix match would take ``strat-10`` for ``strat-1``)."""
     exchange_order_id: str | None
     rejection_reason: str | None
     order_time: datetime | None

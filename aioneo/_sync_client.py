@@ -522,8 +522,9 @@ class NeoClient:
     A blocking call cannot be cancelled. A caller that stops waiting for one (say, a
     ``future.result(timeout=...)`` that expires) leaves that call running in its thread:
     it finishes on its own, and a login it leads completes and serves everyone.
-    ``close()`` ends the waits of calls blocked on a login with ``ClientClosedError`` at
-    once; the thread running that login returns when its current network step ends.
+    ``close()`` ends every call at once with ``ClientClosedError``: those waiting for a
+    login, and those on the wire, the login's own steps included (their connections are
+    shut down beneath them).
 
     Fork (``os.fork``, ``multiprocessing`` with the fork start method): the child process
     gets fresh locks, no login in flight (one that was running in the parent is forgotten)
