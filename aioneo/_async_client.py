@@ -53,6 +53,13 @@ from . import _models as models
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._missing import (
+    MissingMode,
+    check_missing,
+    missing_instruments,
+    no_history,
+    no_quotes,
+)
 from ._core._options import check_client_options
 from ._core._persist import (
     StoredSession,
@@ -69,10 +76,13 @@ from ._core._policy import (
     after_failure,
     after_reconcile,
     after_response,
+    closed_during,
+    connect_cause,
     error_for,
     login_error,
     login_failure,
     relogin_charged,
+    retry_totp,
     totp_code_refused,
     unknown_outcome,
 )
@@ -115,10 +125,12 @@ from ._shell import (
     LoginProgress,
     NoResponse,
     Obtained,
+    error_text,
     failure_of,
+    no_response,
     release_quietly,
 )
-from ._stores import MemorySessionStore, SessionStore, lock_owner, store_option
+from ._stores import MemorySessionStore, SessionStore, account_key, lock_owner, store_option
 
 __all__ = ["AsyncNeoClient"]
 
@@ -132,7 +144,16 @@ class _AsyncSession:
     uses the client, and created again if that loop has been closed and a new one runs.
     """
 
-    __slots__ = ("_event", "_holds", "_lock", "_reported", "_task", "_ticket", "machine")
+    __slots__ = (
+        "_event",
+        "_holds",
+        "_lock",
+        "_reported",
+        "_taken",
+        "_task",
+        "_ticket",
+        "machine",
+    )
 
     def __init__(self, machine: SessionMachine) -> None:
         self.machine = machine
@@ -140,8 +161,10 @@ class _AsyncSession:
         self._event: asyncio.Event | None = None
         self._ticket: LoginTicket | None = None
         self._task: asyncio.Task[None] | None = None
-        #: Tasks keeping a shared store's lock after a failed login (see _hold_lock).
-        self._holds: set[asyncio.Task[None]] = set()
+        #: Tasks keeping a shared store's lock after a failed login, by lock owner.
+        self._holds: dict[str, asyncio.Task[None]] = {}
+        #: Owners whose hold a new login of this client took over (see take_hold).
+        self._taken: set[str] = set()
         #: The relogin-loop error last logged (logged once per opening of the breaker).
         self._reported: ReloginLoopError | None = None
 
@@ -151,7 +174,8 @@ class _AsyncSession:
         self._event = None
         self._ticket = None
         self._task = None
-        self._holds = set()
+        self._holds = {}
+        self._taken = set()
         self.machine.abandon_login()
 
     async def follow(self, decision: Decision, client: AsyncNeoClient) -> Session | None:
@@ -254,19 +278,49 @@ class _AsyncSession:
         """Keep a shared store's lock for ``seconds``, then release it, in the background."""
 
         async def hold() -> None:
+            release = True
             try:
                 await asyncio.sleep(seconds)
+            except asyncio.CancelledError:
+                release = owner not in self._taken  # taken over: the lock stays held
+                raise
             finally:
-                await client._release(owner)
+                if self._holds.get(owner) is task:
+                    del self._holds[owner]
+                self._taken.discard(owner)
+                if release:
+                    await client._release(owner)
 
+        if self.machine.closed:  # aclose() has already ended the holds: release now
+            if client._store_inline:
+                release_quietly(client._store, owner)
+            else:  # a store call blocks: not on the loop, and not awaited by a closed client
+                threading.Thread(
+                    target=release_quietly, args=(client._store, owner), daemon=True
+                ).start()
+            return
         task = asyncio.get_running_loop().create_task(hold(), name="aioneo-login-lock-hold")
-        self._holds.add(task)
-        task.add_done_callback(self._holds.discard)
+        self._holds[owner] = task
+
+    def take_hold(self) -> str | None:
+        """The owner of a store lock this client keeps after a failed login, taken over by
+        a new login of this client (which keeps it: no gap a sibling could use), or None.
+
+        The hold keeps *siblings* off the TOTP step that login may have spent; this client's
+        own machine knows that step and never plans it again, so it need not wait.
+        """
+        for owner, task in list(self._holds.items()):
+            if not task.done():
+                del self._holds[owner]
+                self._taken.add(owner)
+                task.cancel()
+                return owner
+        return None
 
     async def close(self) -> None:
         ticket = self.machine.close()
         task = self._task
-        pending = [t for t in self._holds if not t.done()]
+        pending = [t for t in self._holds.values() if not t.done()]
         for hold in pending:
             hold.cancel()  # releases the store lock it kept
         if task is not None and not task.done():
@@ -305,15 +359,19 @@ class AsyncNeoClient:
     ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
     the client-side limiter off. Clients that share a ``session_store`` share one limiter,
     at the lowest rate any of them asked for; a :class:`~aioneo.RedisSessionStore` keeps
-    it on Redis, for every host. ``transport`` replaces the network (for example
-    ``aioneo.testing.Emulator().transport()``). ``clock`` returns unix time and is used for
-    TOTP codes and session expiry (tests shift it; keep the default otherwise).
+    it on Redis, for every host. ``transport`` replaces the network: an
+    ``httpx.AsyncBaseTransport`` (for example ``aioneo.testing.Emulator().transport()``;
+    a synchronous one raises ``TypeError`` here, it belongs to ``NeoClient``). ``clock``
+    returns unix time and is used for TOTP codes and session expiry (tests shift it, for
+    example with ``aioneo.testing.StepClock``; keep the default otherwise).
 
     ``session_store`` shares the session with other clients, processes and hosts of the
     same account (:class:`~aioneo.FileSessionStore`, :class:`~aioneo.RedisSessionStore`,
-    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default a private
-    memory store): before logging in, the client adopts a newer session another client
-    wrote there, logs in only under the store's login lock, and writes its own login back,
+    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default the memory
+    store this process keeps for clients with the same credentials, ``login_url`` and
+    ``transport``, so those share one session by themselves): before logging in, the
+    client adopts a newer session another client wrote there, logs in only under the
+    store's login lock, and writes its own login back,
     so all of them together make one login per expiry event, and a restarted process
     reuses the session of the day. A login may then first wait for another client's login
     (at most its lease: ``login_timeout`` plus 5 s, plus the holder's TOTP-step wait if
@@ -359,6 +417,8 @@ class AsyncNeoClient:
             timeout=timeout,
             login_timeout=login_timeout,
             max_connections=max_connections,
+            transport=transport,
+            sync=False,
         )
         self._credentials = credentials
         self._timeout = timeout
@@ -373,7 +433,13 @@ class AsyncNeoClient:
         self._random = random.Random()
         # The TOTP-step wait sleeps through this; a test seam (a fake clock advances instead).
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._store, self._store_private = store_option(session_store)
+        # Without a store: the one shared by clients of this process with the same account,
+        # login URL and transport (so they make one login), see _stores.default_store.
+        consumer_key, _ = credentials._secret_fields()
+        account = account_key(consumer_key, credentials.mobile_number, credentials.ucc)
+        self._store, self._store_private = store_option(
+            session_store, shared=(account, self._login_url, transport)
+        )
         # Shared with every client of this store and account (aioneo._limits).
         self._limiter = limiter_for(
             self._store, private=self._store_private, account=credentials.ucc, rate=rate_limit
@@ -552,54 +618,72 @@ class AsyncNeoClient:
         generation: int = 0,
         progress: LoginProgress | None = None,
         ticket: LoginTicket | None = None,
+        renew: Callable[[float], Awaitable[object]] | None = None,
     ) -> Session:
-        """The two login steps. Runs inside the login task, under the session lock."""
+        """The two login steps. Runs inside the login task, under the session lock.
+
+        A refused TOTP code is tried once more with the next step's code (``retry_totp``);
+        ``renew(wait)`` then extends a shared store's lock lease over that wait.
+        """
         http = self._login_http
         assert http is not None
         progress = progress or LoginProgress()
-        plan = machine.plan_totp(self._now())
-        progress.step = plan.step
-        if plan.wait > 0:
-            logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
-            await self._sleep(plan.wait)
-        # One set of credentials for both steps; the ticket records which (item 3).
+        # One set of credentials for the whole login; the ticket records which (item 3).
         credentials = self._credentials
         if ticket is not None:
             ticket.version = machine.credentials_version
-        code = credentials.totp_code(plan.at)
-        machine.totp_used(plan.step)
         consumer_key, mpin = credentials._secret_fields()
-        try:
-            async with asyncio.timeout(self._login_timeout):
-                progress.sent = True
-                try:
-                    view, _ = await self._login_step(
+        attempt = 0
+        while True:
+            plan = machine.plan_totp(self._now())
+            progress.step, progress.sent, progress.refused = plan.step, False, False
+            if plan.wait > 0:
+                logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
+                if renew is not None and attempt > 0:
+                    await renew(plan.wait)
+                await self._sleep(plan.wait)
+            code = credentials.totp_code(plan.at)
+            machine.totp_used(plan.step)
+            try:
+                async with asyncio.timeout(self._login_timeout):
+                    progress.sent = True
+                    try:
+                        view, _ = await self._login_step(
+                            http,
+                            "login",
+                            requests.totp_login(
+                                mobile_number=credentials.mobile_number,
+                                ucc=credentials.ucc,
+                                totp=code,
+                            ),
+                            consumer_key,
+                            ("token", "sid"),
+                            retried=attempt > 0,
+                        )
+                    except LoginError as exc:
+                        progress.refused = totp_code_refused(exc)  # a definite "no": not used
+                        if not retry_totp(exc, attempt):
+                            raise
+                        logger.info(
+                            "the TOTP code was refused; another login may have used its 30 s "
+                            "step: trying once more with the next step's code"
+                        )
+                        attempt += 1
+                        continue
+                    trade, server_date = await self._login_step(
                         http,
-                        "login",
-                        requests.totp_login(
-                            mobile_number=credentials.mobile_number,
-                            ucc=credentials.ucc,
-                            totp=code,
-                        ),
+                        "validate",
+                        requests.totp_validate(mpin=mpin),
                         consumer_key,
-                        ("token", "sid"),
+                        ("token", "sid", "baseUrl"),
+                        view_token=str(view["token"]),
+                        view_sid=str(view["sid"]),
                     )
-                except LoginError as exc:
-                    progress.refused = totp_code_refused(exc)  # a definite "no": not used
-                    raise
-                trade, server_date = await self._login_step(
-                    http,
-                    "validate",
-                    requests.totp_validate(mpin=mpin),
-                    consumer_key,
-                    ("token", "sid", "baseUrl"),
-                    view_token=str(view["token"]),
-                    view_sid=str(view["sid"]),
-                )
-        except TimeoutError:
-            raise TransientLoginError(
-                f"login did not finish within login_timeout={self._login_timeout:g} s"
-            ) from None
+            except TimeoutError:
+                raise TransientLoginError(
+                    f"login did not finish within login_timeout={self._login_timeout:g} s"
+                ) from None
+            break
         data_center = trade.get("dataCenter")
         ucc = trade.get("ucc")
         return new_session(
@@ -624,6 +708,7 @@ class AsyncNeoClient:
         *,
         view_token: str | None = None,
         view_sid: str | None = None,
+        retried: bool = False,
     ) -> tuple[dict[str, Any], float | None]:
         """One login step; returns its ``data`` and the server's ``Date``, if any."""
         rendered = render(
@@ -645,12 +730,18 @@ class AsyncNeoClient:
         try:
             response = await http.send(request)
         except httpx.TransportError as exc:
-            raise login_failure(step, failure_of(exc), self._timeout) from exc
+            raise login_failure(
+                step,
+                failure_of(exc),
+                self._timeout,
+                host=request.url.host or None,
+                cause=connect_cause(error_text(exc)),
+            ) from exc
         result = classify_login(
             response.status_code, response.content, response.headers, require=require, step=step
         )
         if result.outcome is not LoginOutcome.SUCCESS:
-            raise login_error(step, result)
+            raise login_error(step, result, url=rendered.url, retried=retried)
         assert result.data is not None
         return dict(result.data), parse_http_date(response.headers.get("date"))
 
@@ -731,7 +822,7 @@ class AsyncNeoClient:
         machine = gate.machine
         store = self._store
         account = self._credentials.ucc
-        owner = lock_owner()
+        owner = gate.take_hold() or lock_owner()
         lease = login_lease(self._login_timeout)
         wait_limit = longest_lease(self._login_timeout) + STORE_WAIT_MARGIN
         give_up = time.monotonic() + wait_limit
@@ -766,7 +857,11 @@ class AsyncNeoClient:
                 await self._try_lock(owner, login_lease(self._login_timeout, totp_wait))
             generation = machine.next_generation(stored.generation if stored else None)
             session = await self._login_flow(
-                machine, generation=generation, progress=progress, ticket=ticket
+                machine,
+                generation=generation,
+                progress=progress,
+                ticket=ticket,
+                renew=lambda wait: self._try_lock(owner, login_lease(self._login_timeout, wait)),
             )
         except BaseException:
             hold = 0.0
@@ -797,6 +892,7 @@ class AsyncNeoClient:
         replayed = False
         while True:
             failure: Failure | None = None
+            no_answer = NoResponse(Failure.RESET)  # replaced whenever ``failure`` is set
             async with slots:
                 session = await self._current_session()
                 limiter = self._limiter
@@ -815,7 +911,7 @@ class AsyncNeoClient:
                 try:
                     response = await self._send(http, spec, session)
                 except NoResponse as exc:
-                    failure = exc.failure
+                    failure, no_answer = exc.failure, exc
             if failure is not None:
                 step = after_failure(
                     spec,
@@ -825,6 +921,8 @@ class AsyncNeoClient:
                     timeout=self._timeout,
                     auth_retries=auth_retries,
                     replayed=replayed,
+                    host=no_answer.host,
+                    cause=no_answer.cause,
                 )
             else:
                 result = classify(response.status_code, response.content, response.headers)
@@ -890,9 +988,9 @@ class AsyncNeoClient:
         try:
             return await http.send(request)
         except httpx.TransportError as exc:
-            if self._closed:
-                raise ClientClosedError("the client was closed during the call") from exc
-            raise NoResponse(failure_of(exc)) from exc
+            if self._closed:  # an order that may have been sent: outcome unknown
+                raise closed_during(spec, failure_of(exc)) from exc
+            raise no_response(exc, request) from exc
 
     async def _reconcile(self, spec: RequestSpec, error: NeoError | None) -> dict[str, Any]:
         """A replayed order failed or was refused as a duplicate: read the order book.
@@ -998,10 +1096,12 @@ class AsyncNeoClient:
 
         Kotak rewrites ``GuiOrdId`` on modify (``<tag>-M<n>``) and cancel
         (``<tag>-<unix seconds>``), so besides an exact match those two forms are accepted,
-        and nothing else: ``strat-10`` is never taken for ``strat-1``. A ``-<digits>`` form
-        counts only for a cancelled order (an open ``strat-20`` is your own tag, not a
-        cancelled ``strat``). An exact match wins; if no order carries the tag exactly and
-        several carry it in a rewritten form, :class:`~aioneo.AmbiguousTagError` is raised.
+        and nothing else: ``strat-10`` is never taken for ``strat-1``. The cancel form
+        counts only for a cancelled order and ten digits of a plausible time (an IOC
+        ``strat-20`` the exchange cancelled is your own tag, not a cancelled ``strat``). An
+        exact match wins; if no order carries the tag exactly and several carry it in a
+        rewritten form, :class:`~aioneo.AmbiguousTagError` is raised. A tag of your own
+        shaped like a rewrite of another (``strat-M1`` beside ``strat``) is taken for it.
         The match is on the tag alone: check the order's fields if you reuse tags.
         """
         if not isinstance(tag, str) or not tag.strip():
@@ -1013,9 +1113,21 @@ class AsyncNeoClient:
         """The order book, or the rows of one order when ``order_id`` is given."""
         return models.parse_order_report(await self._call(requests.order_report(order_id)))
 
-    async def order_history(self, order_id: str) -> list[models.OrderHistoryEntry]:
-        """Every state of one order, newest first (``quick/order/history``)."""
-        return models.parse_order_history(await self._call(requests.order_history(order_id)))
+    async def order_history(
+        self, order_id: str, *, missing: MissingMode = "ignore"
+    ) -> list[models.OrderHistoryEntry]:
+        """Every state of one order, newest first (``quick/order/history``).
+
+        An order has at least one state, so ``[]`` means the account has no order
+        ``order_id`` (Kotak answers "No Data" for an unknown number, as for an empty book).
+        With ``missing="raise"`` that raises :class:`~aioneo.NotFoundError` instead
+        (``.missing == (order_id,)``); the default, ``"ignore"``, returns ``[]``.
+        """
+        raise_missing = check_missing(missing)
+        history = models.parse_order_history(await self._call(requests.order_history(order_id)))
+        if raise_missing and not history:
+            raise no_history(order_id)
+        return history
 
     async def trade_report(self) -> list[models.Trade]:
         """The day's fills (``quick/user/trades``)."""
@@ -1057,8 +1169,22 @@ class AsyncNeoClient:
         square_off_value: PriceLike | None = None,
         trailing_stop_loss: str | None = None,
         trailing_sl_value: PriceLike | None = None,
+        validity: str | None = None,
+        trading_symbol: str | None = None,
+        amo: str | None = None,
+        disclosed_quantity: QuantityLike | None = None,
+        tag: str | None = None,
     ) -> models.MarginRequirement:
-        """The margin an order would need (``quick/user/check-margin``). A read."""
+        """The margin an order would need (``quick/user/check-margin``). A read.
+
+        The SDK's keywords, plus those of :meth:`place_order` that it lacks (``validity``,
+        ``trading_symbol``, ``amo``, ``disclosed_quantity``, ``tag``), so an order's keywords
+        can be passed as they are: ``margin_required(**order, instrument_token="11536")``.
+        Those five are checked as :meth:`place_order` checks them and are not sent: Kotak's
+        check-margin has no field for them and knows the instrument by ``instrument_token``
+        alone (the ``tok`` of ``"nse_cm|11536"``). All other keywords are spelled the same
+        in both methods.
+        """
         spec = requests.margin_required(
             exchange_segment=exchange_segment,
             price=price,
@@ -1076,6 +1202,11 @@ class AsyncNeoClient:
             square_off_value=square_off_value,
             trailing_stop_loss=trailing_stop_loss,
             trailing_sl_value=trailing_sl_value,
+            validity=validity,
+            trading_symbol=trading_symbol,
+            amo=amo,
+            disclosed_quantity=disclosed_quantity,
+            tag=tag,
         )
         return models.parse_margin_required(await self._call(spec))
 
@@ -1085,16 +1216,33 @@ class AsyncNeoClient:
         return models.parse_scrip_master(await self._call(requests.scrip_master()))
 
     async def quotes(
-        self, instrument_tokens: Sequence[InstrumentLike], *, quote_type: str = "all"
+        self,
+        instrument_tokens: Sequence[InstrumentLike],
+        *,
+        quote_type: str = "all",
+        missing: MissingMode = "ignore",
     ) -> list[models.Quote]:
         """Quotes for instruments (``"nse_cm|11536"`` or the SDK's dicts), in order.
 
         More than 50 instruments (Kotak's per-call cap) are split into several calls, sent
         one after another through the rate limiter; the results are concatenated.
+
+        Kotak leaves an instrument it does not know out of its answer, so the list can be
+        shorter than ``instrument_tokens`` (``[]`` when it knows none of them), and a
+        quote's place in it is not its instrument's: read ``exchange_segment`` and
+        ``exchange_token``. With ``missing="raise"``, any instrument without a quote raises
+        :class:`~aioneo.NotFoundError` instead: ``.missing`` names each one as sent
+        (``"nse_cm|99999"``, in the order given), ``.found`` holds the quotes that came
+        back. The default, ``"ignore"``, returns what came back.
         """
+        raise_missing = check_missing(missing)
         result: list[models.Quote] = []
         for spec in requests.quotes(instrument_tokens, quote_type=quote_type):
             result.extend(models.parse_quotes(await self._call(spec)))
+        if raise_missing:
+            absent = missing_instruments(instrument_tokens, result)
+            if absent:
+                raise no_quotes(absent, asked=len(instrument_tokens), found=result)
         return result
 
     async def expiries(
@@ -1162,7 +1310,13 @@ class AsyncNeoClient:
             response = await self._send(http, spec, session)
         except NoResponse as exc:
             step = after_failure(
-                spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
+                spec,
+                exc.failure,
+                retries=0,
+                jitter=self._random.random(),
+                timeout=self._timeout,
+                host=exc.host,
+                cause=exc.cause,
             )
             assert step.error is not None
             raise step.error from None

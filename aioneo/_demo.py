@@ -26,6 +26,10 @@ The client-side rate limiter is off (``rate_limit=None``): at Kotak's 10 request
 session, 1,000 calls would take 100 s, and the demo is about the relogin, not the limiter.
 Calls beyond ``max_connections`` (10) queue inside the client, so the storm's retries take
 ``ceil(callers / 10)`` round trips after the one login.
+
+Ctrl-C stops the run at once: the coroutines are cancelled (``asyncio.run``), threads still
+waiting to start are released, the clients close their connections, the emulator stops,
+and ``python -m aioneo`` prints one line (``interrupted``) and exits with status 130.
 """
 
 from __future__ import annotations
@@ -123,6 +127,11 @@ class _Progress:
         self._lock = threading.Lock()
         self.started = time.perf_counter()
 
+    def silence(self) -> None:
+        """Print nothing more (the run was interrupted: its last calls are not progress)."""
+        with self._lock:
+            self._out = None
+
     def tick(self) -> None:
         with self._lock:
             self._done += 1
@@ -173,11 +182,11 @@ async def _async_storm(
         async def call() -> bool:
             try:
                 await neo.positions()
+                ok = True
             except NeoError:
-                return False
-            finally:
-                progress.tick()
-            return True
+                ok = False
+            progress.tick()  # not when cancelled (Ctrl-C): that is not progress
+            return ok
 
         started = time.perf_counter()
         outcomes = await asyncio.gather(*(call() for _ in range(callers)))
@@ -211,7 +220,10 @@ def _thread_storm(
         barrier = threading.Barrier(callers, action=lambda: start_times.append(time.perf_counter()))
 
         def call() -> None:
-            barrier.wait()
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:  # interrupted before every thread started
+                return
             try:
                 neo.positions()
                 ok = True
@@ -222,10 +234,17 @@ def _thread_storm(
             progress.tick()
 
         threads = [threading.Thread(target=call, name=f"demo-caller-{i}") for i in range(callers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        except BaseException:
+            # Ctrl-C: free the threads still at the barrier; closing the client (leaving
+            # the ``with``) ends the calls in flight with ClientClosedError at once.
+            progress.silence()
+            barrier.abort()
+            raise
         seconds = time.perf_counter() - start_times[0]
         logins = emulator.counters.login_attempts - before
         _say(out, "[threads] " + _stats_line(neo.stats))

@@ -13,7 +13,9 @@
     │   ├── BusinessError             HTTP 200 carrying stCode/errMsg (.st_code)
     │   │   └── AccessDeniedError     static-IP and session-IP rules (100008, 1037, ...):
     │   │                             logging in again cannot fix these
-    │   └── InvalidResponseError      a body that is not the JSON the endpoint promises
+    │   ├── InvalidResponseError      a body that is not the JSON the endpoint promises
+    │   └── NotFoundError             missing="raise": no quote for an instrument, no
+    │                                 order with that number (.missing, .found)
     ├── SessionError                  the session could not be (re)established
     │   ├── LoginError                the login itself failed
     │   │   ├── FatalLoginError       wrong MPIN / TOTP secret / UCC: never retried by itself
@@ -52,6 +54,7 @@ __all__ = [
     "InvalidResponseError",
     "LoginError",
     "NeoError",
+    "NotFoundError",
     "OrderOutcomeUnknown",
     "RateLimitError",
     "ReloginLoopError",
@@ -161,6 +164,29 @@ class InvalidResponseError(APIError):
     """The body could not be decoded as the JSON this endpoint answers with."""
 
 
+class NotFoundError(APIError):
+    """The server answered, without what was asked for; raised only with ``missing="raise"``.
+
+    ``missing`` names what is missing, in the order asked: the instruments no quote came
+    back for (``"nse_cm|99999"``, as ``quotes`` sent them), or the order id no order of
+    the account has (``order_history``). ``found`` holds what did come back (the quotes of
+    the other instruments, in order; empty for ``order_history``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = None,
+        status_code: int | None = None,
+        missing: tuple[str, ...],
+        found: tuple[Any, ...] = (),
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code)
+        self.missing = missing
+        self.found = found
+
+
 class SessionError(NeoError):
     """The session could not be established or kept."""
 
@@ -190,7 +216,21 @@ class FatalLoginError(LoginError):
 
     Cached by the client and raised again without a network call until the credentials
     change or ``login()`` is called explicitly: retrying on its own could lock the account.
+    ``totp_refused``: the TOTP step refused the code (the client had already tried the
+    next step's code once before raising this).
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str | None = "login",
+        status_code: int | None = None,
+        st_code: int | None = None,
+        totp_refused: bool = False,
+    ) -> None:
+        super().__init__(message, endpoint=endpoint, status_code=status_code, st_code=st_code)
+        self.totp_refused = totp_refused
 
 
 class TransientLoginError(LoginError):

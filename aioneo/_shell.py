@@ -14,7 +14,7 @@ import logging
 import httpx
 
 from ._core._persist import StoredSession
-from ._core._policy import Failure
+from ._core._policy import Failure, connect_cause
 from ._core._session import Session
 from ._exceptions import SessionStoreError
 from ._stores import SessionStore
@@ -31,7 +31,9 @@ __all__ = [
     "LoginProgress",
     "NoResponse",
     "Obtained",
+    "error_text",
     "failure_of",
+    "no_response",
     "release_quietly",
 ]
 
@@ -70,9 +72,42 @@ def failure_of(exc: httpx.TransportError) -> Failure:
 
 
 class NoResponse(Exception):
-    def __init__(self, failure: Failure) -> None:
+    """No answer: what failed (``failure``), and where and why (``host``, ``cause``)."""
+
+    def __init__(
+        self, failure: Failure, *, host: str | None = None, cause: str | None = None
+    ) -> None:
         super().__init__(failure.value)
         self.failure = failure
+        self.host = host
+        self.cause = cause
+
+
+def error_text(exc: BaseException) -> str:
+    """The text of ``exc`` and of what caused it (anyio hides "Connection refused" behind
+    "All connection attempts failed"), for :func:`~aioneo._core._policy.connect_cause`."""
+    parts: list[str] = []
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo and len(parts) < 16:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        parts.append(str(item))
+        if isinstance(item, BaseExceptionGroup):
+            todo.extend(item.exceptions)
+        for nxt in (item.__cause__, item.__context__):
+            if nxt is not None:
+                todo.append(nxt)
+    return " | ".join(parts)
+
+
+def no_response(exc: httpx.TransportError, request: httpx.Request) -> NoResponse:
+    """``exc`` as a :class:`NoResponse` naming the host and, for a connect failure, why."""
+    failure = failure_of(exc)
+    cause = connect_cause(error_text(exc)) if failure is Failure.CONNECT else None
+    return NoResponse(failure, host=request.url.host or None, cause=cause)
 
 
 class LoginProgress:

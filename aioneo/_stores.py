@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -66,6 +67,8 @@ __all__ = [
     "MemorySessionStore",
     "RedisSessionStore",
     "SessionStore",
+    "account_key",
+    "default_store",
     "lock_owner",
     "store_option",
 ]
@@ -125,7 +128,8 @@ class SessionStore(Protocol):
 
 
 class MemorySessionStore:
-    """A session store inside one process: the default, one per client unless shared.
+    """A session store inside one process (clients given no store share one of these per
+    account, login URL and transport: see :func:`default_store`).
 
     >>> store = MemorySessionStore()
     >>> a = AsyncNeoClient(creds, session_store=store)  # doctest: +SKIP
@@ -601,10 +605,57 @@ class RedisSessionStore:
         return max(0, int(wait)) / 1e6
 
 
-def store_option(session_store: object) -> tuple[SessionStore, bool]:
+_defaults_lock = threading.Lock()
+#: Default stores of clients built without a transport, by account fingerprint and URL.
+_defaults: weakref.WeakValueDictionary[tuple[str, str], MemorySessionStore] = (
+    weakref.WeakValueDictionary()
+)
+#: The same, per transport object (clients on different transports never share).
+_defaults_by_transport: weakref.WeakKeyDictionary[
+    object, weakref.WeakValueDictionary[tuple[str, str], MemorySessionStore]
+] = weakref.WeakKeyDictionary()
+
+
+def default_store(account: str, login_url: str, transport: object | None) -> MemorySessionStore:
+    """The process's shared default store for one account, login URL and transport.
+
+    Clients built with the same credentials, the same ``login_url`` and the same
+    ``transport`` (or none) and no ``session_store`` share it, so together they make one
+    login, as clients given one :class:`MemorySessionStore` do. ``account`` is a digest of
+    the credentials' identity (:func:`account_key`), never a secret. The store lives as
+    long as a client holds it.
+    """
+    key = (account, login_url)
+    with _defaults_lock:
+        if transport is None:
+            table = _defaults
+        else:
+            try:
+                table = _defaults_by_transport.setdefault(transport, weakref.WeakValueDictionary())
+            except TypeError:  # a transport that cannot be weakly referenced: no sharing
+                return MemorySessionStore()
+        store = table.get(key)
+        if store is None:
+            store = table[key] = MemorySessionStore()
+        return store
+
+
+def account_key(consumer_key: str, mobile_number: str, ucc: str) -> str:
+    """A digest naming one account's credentials without holding any of them."""
+    text = "\0".join((consumer_key, mobile_number, ucc)).encode()
+    return hashlib.sha256(text).hexdigest()
+
+
+def store_option(
+    session_store: object, *, shared: tuple[str, str, object | None] | None = None
+) -> tuple[SessionStore, bool]:
     """The store a client uses for its ``session_store=`` argument, and whether it is a
-    private one (``None`` given: a fresh :class:`MemorySessionStore` nobody else sees)."""
+    private one. ``None`` given: the shared default store for ``shared`` (account key,
+    login URL, transport; see :func:`default_store`), or without ``shared`` a fresh
+    :class:`MemorySessionStore` nobody else sees (private)."""
     if session_store is None:
+        if shared is not None:
+            return default_store(*shared), False
         return MemorySessionStore(), True
     if not isinstance(session_store, SessionStore):
         raise TypeError(

@@ -61,6 +61,13 @@ from . import _models as models
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._missing import (
+    MissingMode,
+    check_missing,
+    missing_instruments,
+    no_history,
+    no_quotes,
+)
 from ._core._options import check_client_options
 from ._core._persist import (
     StoredSession,
@@ -77,10 +84,13 @@ from ._core._policy import (
     after_failure,
     after_reconcile,
     after_response,
+    closed_during,
+    connect_cause,
     error_for,
     login_error,
     login_failure,
     relogin_charged,
+    retry_totp,
     totp_code_refused,
     unknown_outcome,
 )
@@ -123,10 +133,12 @@ from ._shell import (
     LoginProgress,
     NoResponse,
     Obtained,
+    error_text,
     failure_of,
+    no_response,
     release_quietly,
 )
-from ._stores import SessionStore, lock_owner, store_option
+from ._stores import SessionStore, account_key, lock_owner, store_option
 
 __all__ = ["NeoClient"]
 
@@ -373,15 +385,37 @@ class _SyncSession:
 
         def release() -> None:
             with self.data:
-                self._holds.pop(owner, None)
-            release_quietly(client._store, owner)
+                mine = self._holds.get(owner) is timer
+                if mine:
+                    del self._holds[owner]
+            if mine:  # else: taken over by a new login of this client, or closed
+                release_quietly(client._store, owner)
 
         timer = threading.Timer(seconds, release)
         timer.daemon = True
         timer.name = "aioneo-login-lock-hold"
         with self.data:
-            self._holds[owner] = timer
+            closed = self.machine.closed
+            if not closed:
+                self._holds[owner] = timer
+        if closed:  # close() has already ended the holds: release now, start no thread
+            release_quietly(client._store, owner)
+            return
         timer.start()
+
+    def take_hold(self) -> str | None:
+        """The owner of a store lock this client keeps after a failed login, taken over by
+        a new login of this client (which keeps it: no gap a sibling could use), or None.
+
+        The hold keeps *siblings* off the TOTP step that login may have spent; this client's
+        own machine knows that step and never plans it again, so it need not wait.
+        """
+        with self.data:
+            if not self._holds:
+                return None
+            owner, timer = self._holds.popitem()
+        timer.cancel()
+        return owner
 
     def close(self, client: NeoClient) -> None:
         """Mark closed; an in-flight login ends for its waiters with ``ClientClosedError``."""
@@ -536,15 +570,20 @@ class NeoClient:
     ``rate_limit`` is requests per second per session (Kotak documents 10); ``None`` turns
     the client-side limiter off. Clients that share a ``session_store`` share one limiter,
     at the lowest rate any of them asked for; a :class:`~aioneo.RedisSessionStore` keeps
-    it on Redis, for every host. ``transport`` replaces the network (for example
-    ``aioneo.testing.EmulatorServer().transport()``). ``clock`` returns unix time and is
-    used for TOTP codes and session expiry (tests shift it; keep the default otherwise).
+    it on Redis, for every host. ``transport`` replaces the network: an
+    ``httpx.BaseTransport`` (for example ``aioneo.testing.Emulator().sync_transport()`` or
+    ``aioneo.testing.EmulatorServer().transport()``; an asynchronous one raises
+    ``TypeError`` here, it belongs to ``AsyncNeoClient``). ``clock`` returns unix time and
+    is used for TOTP codes and session expiry (tests shift it, for example with
+    ``aioneo.testing.StepClock``; keep the default otherwise).
 
     ``session_store`` shares the session with other clients, processes and hosts of the
     same account (:class:`~aioneo.FileSessionStore`, :class:`~aioneo.RedisSessionStore`,
-    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default a private
-    memory store): before logging in, the client adopts a newer session another client
-    wrote there, logs in only under the store's login lock, and writes its own login back,
+    or a :class:`~aioneo.MemorySessionStore` shared in-process; by default the memory
+    store this process keeps for clients with the same credentials, ``login_url`` and
+    ``transport``, so those share one session by themselves): before logging in, the
+    client adopts a newer session another client wrote there, logs in only under the
+    store's login lock, and writes its own login back,
     so all of them together make one login per expiry event, and a restarted process
     reuses the session of the day. A login may then first wait for another client's login
     (at most its lease: ``login_timeout`` plus 5 s, plus the holder's TOTP-step wait if
@@ -590,6 +629,8 @@ class NeoClient:
             timeout=timeout,
             login_timeout=login_timeout,
             max_connections=max_connections,
+            transport=transport,
+            sync=True,
         )
         self._credentials = credentials
         self._timeout = timeout
@@ -602,7 +643,13 @@ class NeoClient:
         self._transport = transport
         self._clock = clock or time.time
         self._random = random.Random()
-        self._store, self._store_private = store_option(session_store)
+        # Without a store: the one shared by clients of this process with the same account,
+        # login URL and transport (so they make one login), see _stores.default_store.
+        consumer_key, _ = credentials._secret_fields()
+        account = account_key(consumer_key, credentials.mobile_number, credentials.ucc)
+        self._store, self._store_private = store_option(
+            session_store, shared=(account, self._login_url, transport)
+        )
         # Shared with every client of this store and account (aioneo._limits).
         self._limiter = limiter_for(
             self._store, private=self._store_private, account=credentials.ucc, rate=rate_limit
@@ -769,68 +816,88 @@ class NeoClient:
         *,
         generation: int = 0,
         progress: LoginProgress | None = None,
+        renew: Callable[[float], object] | None = None,
     ) -> Session | None:
         """The two login steps, in the leader's thread. ``None``: the login was ended by
-        someone else (``close``) while it waited for a fresh TOTP step."""
+        someone else (``close``) while it waited for a fresh TOTP step.
+
+        A refused TOTP code is tried once more with the next step's code (``retry_totp``);
+        ``renew(wait)`` then extends a shared store's lock lease over that wait.
+        """
         http = self._login_http
         assert http is not None
         machine = gate.machine
         progress = progress or LoginProgress()
-        now = self._now()
-        with gate.data:
-            plan = machine.plan_totp(now)
-        progress.step = plan.step
-        gate.set_deadline(ticket, time.monotonic() + plan.wait + self._login_timeout + LOGIN_GRACE)
-        if plan.wait > 0:
-            logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
-            if event.wait(plan.wait):  # set early only when somebody else published
-                return None
-        with gate.data:  # one set of credentials for both steps; the ticket records it
+        with gate.data:  # one set of credentials for the whole login; the ticket records it
             credentials = self._credentials
             ticket.version = machine.credentials_version
-        code = credentials.totp_code(plan.at)
-        with gate.data:
-            machine.totp_used(plan.step)
         consumer_key, mpin = credentials._secret_fields()
-        deadline = time.monotonic() + self._login_timeout
-        login_lock = gate._login_lock
-        # Free unless an abandoned login of this client is still stuck on the wire; the
-        # wait for it counts against this login's deadline.
-        if not login_lock.acquire(timeout=self._login_timeout):
-            raise TransientLoginError(
-                "an earlier login of this client is still waiting for the server; "
-                "will try again after a cooldown"
+        attempt = 0
+        while True:
+            now = self._now()
+            with gate.data:
+                plan = machine.plan_totp(now)
+            progress.step, progress.sent, progress.refused = plan.step, False, False
+            gate.set_deadline(
+                ticket, time.monotonic() + plan.wait + self._login_timeout + LOGIN_GRACE
             )
-        try:
-            progress.sent = True
-            try:
-                view, _ = self._login_step(
-                    http,
-                    "login",
-                    requests.totp_login(
-                        mobile_number=credentials.mobile_number,
-                        ucc=credentials.ucc,
-                        totp=code,
-                    ),
-                    consumer_key,
-                    ("token", "sid"),
-                    deadline=deadline,
+            if plan.wait > 0:
+                logger.info("waiting %.1f s for a fresh TOTP step: %s", plan.wait, plan.reason)
+                if renew is not None and attempt > 0:
+                    renew(plan.wait)
+                if event.wait(plan.wait):  # set early only when somebody else published
+                    return None
+            code = credentials.totp_code(plan.at)
+            with gate.data:
+                machine.totp_used(plan.step)
+            deadline = time.monotonic() + self._login_timeout
+            login_lock = gate._login_lock
+            # Free unless an abandoned login of this client is still stuck on the wire; the
+            # wait for it counts against this login's deadline.
+            if not login_lock.acquire(timeout=self._login_timeout):
+                raise TransientLoginError(
+                    "an earlier login of this client is still waiting for the server; "
+                    "will try again after a cooldown"
                 )
-            except LoginError as exc:
-                progress.refused = totp_code_refused(exc)  # a definite "no": not used
-                raise
-            trade, server_date = self._login_step(
-                http,
-                "validate",
-                requests.totp_validate(mpin=mpin),
-                consumer_key,
-                ("token", "sid", "baseUrl"),
-                deadline=deadline,
-                view_token=str(view["token"]),
-                view_sid=str(view["sid"]),
-            )
-        finally:
-            login_lock.release()
+            try:
+                progress.sent = True
+                try:
+                    view, _ = self._login_step(
+                        http,
+                        "login",
+                        requests.totp_login(
+                            mobile_number=credentials.mobile_number,
+                            ucc=credentials.ucc,
+                            totp=code,
+                        ),
+                        consumer_key,
+                        ("token", "sid"),
+                        deadline=deadline,
+                        retried=attempt > 0,
+                    )
+                except LoginError as exc:
+                    progress.refused = totp_code_refused(exc)  # a definite "no": not used
+                    if not retry_totp(exc, attempt):
+                        raise
+                    logger.info(
+                        "the TOTP code was refused; another login may have used its 30 s "
+                        "step: trying once more with the next step's code"
+                    )
+                    attempt += 1
+                    continue
+                trade, server_date = self._login_step(
+                    http,
+                    "validate",
+                    requests.totp_validate(mpin=mpin),
+                    consumer_key,
+                    ("token", "sid", "baseUrl"),
+                    deadline=deadline,
+                    view_token=str(view["token"]),
+                    view_sid=str(view["sid"]),
+                )
+            finally:
+                login_lock.release()
+            break
         with gate.data:
             epoch = machine.next_epoch()
             generation = generation or machine.next_generation()
@@ -864,6 +931,7 @@ class NeoClient:
         deadline: float,
         view_token: str | None = None,
         view_sid: str | None = None,
+        retried: bool = False,
     ) -> tuple[dict[str, Any], float | None]:
         """One login step; returns its ``data`` and the server's ``Date``, if any."""
         remaining = deadline - time.monotonic()
@@ -892,12 +960,18 @@ class NeoClient:
         except httpx.TransportError as exc:
             if capped and isinstance(exc, httpx.TimeoutException):
                 raise self._login_timed_out() from exc
-            raise login_failure(step, failure_of(exc), self._timeout) from exc
+            raise login_failure(
+                step,
+                failure_of(exc),
+                self._timeout,
+                host=request.url.host or None,
+                cause=connect_cause(error_text(exc)),
+            ) from exc
         result = classify_login(
             response.status_code, response.content, response.headers, require=require, step=step
         )
         if result.outcome is not LoginOutcome.SUCCESS:
-            raise login_error(step, result)
+            raise login_error(step, result, url=rendered.url, retried=retried)
         assert result.data is not None
         return dict(result.data), parse_http_date(response.headers.get("date"))
 
@@ -956,7 +1030,7 @@ class NeoClient:
         (``Obtained.owner``): the caller publishes, writes, releases.
         """
         store = self._store
-        owner = lock_owner()
+        owner = gate.take_hold() or lock_owner()
         lease = login_lease(self._login_timeout)
         wait_limit = longest_lease(self._login_timeout) + STORE_WAIT_MARGIN
         if not self._store_private:  # waiting for another process's login is allowed
@@ -994,7 +1068,14 @@ class NeoClient:
                 lease = login_lease(self._login_timeout, totp_wait)
                 self._store_io("locking", store.acquire_lock, owner, lease)
             session = self._login_flow(
-                gate, ticket, event, generation=generation, progress=progress
+                gate,
+                ticket,
+                event,
+                generation=generation,
+                progress=progress,
+                renew=lambda wait: self._store_io(
+                    "locking", store.acquire_lock, owner, login_lease(self._login_timeout, wait)
+                ),
             )
         except BaseException:
             hold = 0.0
@@ -1024,6 +1105,7 @@ class NeoClient:
         replayed = False
         while True:
             failure: Failure | None = None
+            no_answer = NoResponse(Failure.RESET)  # replaced whenever ``failure`` is set
             with self._slots:
                 session = self._current_session()
                 limiter = self._limiter
@@ -1039,7 +1121,7 @@ class NeoClient:
                 try:
                     response = self._send(http, spec, session)
                 except NoResponse as exc:
-                    failure = exc.failure
+                    failure, no_answer = exc.failure, exc
             if failure is not None:
                 step = after_failure(
                     spec,
@@ -1049,6 +1131,8 @@ class NeoClient:
                     timeout=self._timeout,
                     auth_retries=auth_retries,
                     replayed=replayed,
+                    host=no_answer.host,
+                    cause=no_answer.cause,
                 )
             else:
                 result = classify(response.status_code, response.content, response.headers)
@@ -1115,9 +1199,9 @@ class NeoClient:
             return http.send(request)
         except httpx.TransportError as exc:
             # Also the error of a connection close() shut down beneath this call.
-            if self._closed:
-                raise ClientClosedError("the client was closed during the call") from exc
-            raise NoResponse(failure_of(exc)) from exc
+            if self._closed:  # an order that may have been sent: outcome unknown
+                raise closed_during(spec, failure_of(exc)) from exc
+            raise no_response(exc, request) from exc
         except RuntimeError as exc:  # httpx refuses to send on a client closed meanwhile
             if self._closed:
                 raise ClientClosedError("the client was closed during the call") from exc
@@ -1227,10 +1311,12 @@ class NeoClient:
 
         Kotak rewrites ``GuiOrdId`` on modify (``<tag>-M<n>``) and cancel
         (``<tag>-<unix seconds>``), so besides an exact match those two forms are accepted,
-        and nothing else: ``strat-10`` is never taken for ``strat-1``. A ``-<digits>`` form
-        counts only for a cancelled order (an open ``strat-20`` is your own tag, not a
-        cancelled ``strat``). An exact match wins; if no order carries the tag exactly and
-        several carry it in a rewritten form, :class:`~aioneo.AmbiguousTagError` is raised.
+        and nothing else: ``strat-10`` is never taken for ``strat-1``. The cancel form
+        counts only for a cancelled order and ten digits of a plausible time (an IOC
+        ``strat-20`` the exchange cancelled is your own tag, not a cancelled ``strat``). An
+        exact match wins; if no order carries the tag exactly and several carry it in a
+        rewritten form, :class:`~aioneo.AmbiguousTagError` is raised. A tag of your own
+        shaped like a rewrite of another (``strat-M1`` beside ``strat``) is taken for it.
         The match is on the tag alone: check the order's fields if you reuse tags.
         """
         if not isinstance(tag, str) or not tag.strip():
@@ -1242,9 +1328,21 @@ class NeoClient:
         """The order book, or the rows of one order when ``order_id`` is given."""
         return models.parse_order_report(self._call(requests.order_report(order_id)))
 
-    def order_history(self, order_id: str) -> list[models.OrderHistoryEntry]:
-        """Every state of one order, newest first (``quick/order/history``)."""
-        return models.parse_order_history(self._call(requests.order_history(order_id)))
+    def order_history(
+        self, order_id: str, *, missing: MissingMode = "ignore"
+    ) -> list[models.OrderHistoryEntry]:
+        """Every state of one order, newest first (``quick/order/history``).
+
+        An order has at least one state, so ``[]`` means the account has no order
+        ``order_id`` (Kotak answers "No Data" for an unknown number, as for an empty book).
+        With ``missing="raise"`` that raises :class:`~aioneo.NotFoundError` instead
+        (``.missing == (order_id,)``); the default, ``"ignore"``, returns ``[]``.
+        """
+        raise_missing = check_missing(missing)
+        history = models.parse_order_history(self._call(requests.order_history(order_id)))
+        if raise_missing and not history:
+            raise no_history(order_id)
+        return history
 
     def trade_report(self) -> list[models.Trade]:
         """The day's fills (``quick/user/trades``)."""
@@ -1286,8 +1384,22 @@ class NeoClient:
         square_off_value: PriceLike | None = None,
         trailing_stop_loss: str | None = None,
         trailing_sl_value: PriceLike | None = None,
+        validity: str | None = None,
+        trading_symbol: str | None = None,
+        amo: str | None = None,
+        disclosed_quantity: QuantityLike | None = None,
+        tag: str | None = None,
     ) -> models.MarginRequirement:
-        """The margin an order would need (``quick/user/check-margin``). A read."""
+        """The margin an order would need (``quick/user/check-margin``). A read.
+
+        The SDK's keywords, plus those of :meth:`place_order` that it lacks (``validity``,
+        ``trading_symbol``, ``amo``, ``disclosed_quantity``, ``tag``), so an order's keywords
+        can be passed as they are: ``margin_required(**order, instrument_token="11536")``.
+        Those five are checked as :meth:`place_order` checks them and are not sent: Kotak's
+        check-margin has no field for them and knows the instrument by ``instrument_token``
+        alone (the ``tok`` of ``"nse_cm|11536"``). All other keywords are spelled the same
+        in both methods.
+        """
         spec = requests.margin_required(
             exchange_segment=exchange_segment,
             price=price,
@@ -1305,6 +1417,11 @@ class NeoClient:
             square_off_value=square_off_value,
             trailing_stop_loss=trailing_stop_loss,
             trailing_sl_value=trailing_sl_value,
+            validity=validity,
+            trading_symbol=trading_symbol,
+            amo=amo,
+            disclosed_quantity=disclosed_quantity,
+            tag=tag,
         )
         return models.parse_margin_required(self._call(spec))
 
@@ -1314,16 +1431,33 @@ class NeoClient:
         return models.parse_scrip_master(self._call(requests.scrip_master()))
 
     def quotes(
-        self, instrument_tokens: Sequence[InstrumentLike], *, quote_type: str = "all"
+        self,
+        instrument_tokens: Sequence[InstrumentLike],
+        *,
+        quote_type: str = "all",
+        missing: MissingMode = "ignore",
     ) -> list[models.Quote]:
         """Quotes for instruments (``"nse_cm|11536"`` or the SDK's dicts), in order.
 
         More than 50 instruments (Kotak's per-call cap) are split into several calls, sent
         one after another through the rate limiter; the results are concatenated.
+
+        Kotak leaves an instrument it does not know out of its answer, so the list can be
+        shorter than ``instrument_tokens`` (``[]`` when it knows none of them), and a
+        quote's place in it is not its instrument's: read ``exchange_segment`` and
+        ``exchange_token``. With ``missing="raise"``, any instrument without a quote raises
+        :class:`~aioneo.NotFoundError` instead: ``.missing`` names each one as sent
+        (``"nse_cm|99999"``, in the order given), ``.found`` holds the quotes that came
+        back. The default, ``"ignore"``, returns what came back.
         """
+        raise_missing = check_missing(missing)
         result: list[models.Quote] = []
         for spec in requests.quotes(instrument_tokens, quote_type=quote_type):
             result.extend(models.parse_quotes(self._call(spec)))
+        if raise_missing:
+            absent = missing_instruments(instrument_tokens, result)
+            if absent:
+                raise no_quotes(absent, asked=len(instrument_tokens), found=result)
         return result
 
     def expiries(
@@ -1396,7 +1530,13 @@ class NeoClient:
             response = self._send(http, spec, session)
         except NoResponse as exc:
             step = after_failure(
-                spec, exc.failure, retries=0, jitter=self._random.random(), timeout=self._timeout
+                spec,
+                exc.failure,
+                retries=0,
+                jitter=self._random.random(),
+                timeout=self._timeout,
+                host=exc.host,
+                cause=exc.cause,
             )
             assert step.error is not None
             raise step.error from None

@@ -4,6 +4,11 @@ session that dies in the middle of the run.
     python examples/async_bot.py                      # against the built-in emulator
     python examples/async_bot.py --live               # Kotak, credentials from AIONEO_*;
     python examples/async_bot.py --live --place-orders    # ... and really place the order
+    python examples/async_bot.py --live --login-url http://127.0.0.1:8765  # another host
+
+``--login-url`` defaults to ``$AIONEO_LOGIN_URL``, else Kotak's; so after
+``eval "$(python -m aioneo.testing serve --env)"`` the ``--live`` mode runs against that
+emulator.
 
 Each symbol has its own coroutine that polls ``quotes()``, and one more coroutine watches
 the portfolio (``positions()`` and ``limits()``); all of them share one ``AsyncNeoClient``.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -162,13 +168,23 @@ async def emulator_main(rounds: int, interval: float) -> int:
     return 0 if ok else 1
 
 
-async def live_main(rounds: int, interval: float, place_orders: bool) -> int:
-    async with AsyncNeoClient(Credentials.from_env()) as neo:
-        info = await neo.login()
-        print(f"logged in: data center {info.data_center}")
-        bot = Bot(neo, place_orders=place_orders)
-        await bot.run(rounds, interval)
-        print(f"polls {bot.polls}, failures {bot.failures}, stats {neo.stats}")
+async def live_main(rounds: int, interval: float, place_orders: bool, login_url: str | None) -> int:
+    try:
+        credentials = Credentials.from_env()
+    except ValueError as exc:  # a missing or malformed AIONEO_* variable, named
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = {"login_url": login_url} if login_url else {}
+    try:
+        async with AsyncNeoClient(credentials, **options) as neo:
+            info = await neo.login()
+            print(f"logged in: data center {info.data_center}")
+            bot = Bot(neo, place_orders=place_orders)
+            await bot.run(rounds, interval)
+            print(f"polls {bot.polls}, failures {bot.failures}, stats {neo.stats}")
+    except (ValueError, NeoError) as exc:  # a bad --login-url; a login that failed
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, NeoError) else 2
     return 0
 
 
@@ -176,12 +192,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--live", action="store_true", help="use Kotak (AIONEO_* variables)")
     parser.add_argument("--place-orders", action="store_true", help="live: really place it")
+    parser.add_argument(
+        "--login-url",
+        default=os.environ.get("AIONEO_LOGIN_URL") or None,
+        help="live: the login host (default $AIONEO_LOGIN_URL, else Kotak's)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--interval", type=float, default=None, help="seconds between polls")
     args = parser.parse_args()
     if args.live:
         interval = args.interval if args.interval is not None else 5.0
-        return asyncio.run(live_main(args.rounds, interval, args.place_orders))
+        return asyncio.run(live_main(args.rounds, interval, args.place_orders, args.login_url))
     interval = args.interval if args.interval is not None else 0.5
     return asyncio.run(emulator_main(args.rounds, interval))
 

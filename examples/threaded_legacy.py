@@ -2,6 +2,10 @@
 
     python examples/threaded_legacy.py           # against the built-in emulator (loopback)
     python examples/threaded_legacy.py --live    # Kotak, credentials from AIONEO_*
+    python examples/threaded_legacy.py --live --login-url http://127.0.0.1:8765
+
+``--login-url`` defaults to ``$AIONEO_LOGIN_URL``, else Kotak's (so ``eval "$(python -m
+aioneo.testing serve --env)"`` points ``--live`` at that emulator).
 
 The program refreshes a small dashboard every round: positions, order book, trades,
 limits, and quotes for five symbols, each fetched by a worker thread. ``NeoClient`` is
@@ -17,6 +21,7 @@ about sessions. The run ends with a self-check (every job succeeded, one relogin
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -92,13 +97,24 @@ def emulator_main(rounds: int) -> int:
     return 0 if good_run else 1
 
 
-def live_main(rounds: int) -> int:
-    with NeoClient(Credentials.from_env()) as neo, ThreadPoolExecutor(max_workers=8) as pool:
-        for number in range(1, rounds + 1):
-            print(f"round {number}")
-            refresh(neo, pool)
-            time.sleep(5)
-        print(neo.stats)
+def live_main(rounds: int, login_url: str | None, pause: float) -> int:
+    try:
+        credentials = Credentials.from_env()
+    except ValueError as exc:  # a missing or malformed AIONEO_* variable, named
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = {"login_url": login_url} if login_url else {}
+    try:
+        with NeoClient(credentials, **options) as neo, ThreadPoolExecutor(max_workers=8) as pool:
+            for number in range(1, rounds + 1):
+                print(f"round {number}")
+                refresh(neo, pool)
+                if number < rounds:
+                    time.sleep(pause)
+            print(neo.stats)
+    except ValueError as exc:  # a bad --login-url
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -106,8 +122,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--live", action="store_true", help="use Kotak (AIONEO_* variables)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--login-url",
+        default=os.environ.get("AIONEO_LOGIN_URL") or None,
+        help="live: the login host (default $AIONEO_LOGIN_URL, else Kotak's)",
+    )
+    parser.add_argument("--pause", type=float, default=5.0, help="live: seconds between rounds")
     args = parser.parse_args()
-    return live_main(args.rounds) if args.live else emulator_main(args.rounds)
+    if args.live:
+        return live_main(args.rounds, args.login_url, args.pause)
+    return emulator_main(args.rounds)
 
 
 if __name__ == "__main__":

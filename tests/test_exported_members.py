@@ -28,6 +28,7 @@ EXPECTED = {
     "InvalidResponseError",
     "LoginError",
     "NeoError",
+    "NotFoundError",
     "OrderOutcomeUnknown",
     "RateLimitError",
     "ReloginLoopError",

@@ -40,6 +40,7 @@ from .._exceptions import (
     AccessDeniedError,
     APIError,
     BusinessError,
+    ClientClosedError,
     ConnectError,
     FatalLoginError,
     InvalidResponseError,
@@ -73,11 +74,15 @@ __all__ = [
     "after_reconcile",
     "after_response",
     "backoff_delay",
+    "closed_during",
+    "connect_cause",
     "describe_request",
     "error_for",
+    "is_totp_refusal",
     "login_error",
     "login_failure",
     "relogin_charged",
+    "retry_totp",
     "totp_code_refused",
     "unknown_outcome",
 ]
@@ -130,6 +135,40 @@ class Step:
     error: NeoError | None = None
 
 
+_CAUSES = (
+    (
+        (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo",
+            "name resolution",
+            "no address associated",
+            "temporary failure in name",
+        ),
+        "its name could not be resolved (DNS)",
+    ),
+    (("connection refused", "errno 111", "winerror 10061"), "the connection was refused"),
+    (("certificate", "ssl", "tls"), "the TLS handshake failed"),
+    (("network is unreachable", "no route to host"), "the network is unreachable"),
+    (("timed out", "timeout"), "it timed out"),
+)
+
+
+def connect_cause(text: str) -> str | None:
+    """The cause of a failed connection, in words, from the transport's error text."""
+    lowered = text.lower()
+    for needles, cause in _CAUSES:
+        if any(needle in lowered for needle in needles):
+            return cause
+    return None
+
+
+def _where(host: str | None, cause: str | None) -> str:
+    if host is None:
+        return f" ({cause})" if cause else ""
+    return f" {host}" + (f": {cause}" if cause else "")
+
+
 def backoff_delay(retries: int, jitter: float, retry_after: float | None = None) -> float:
     """Full-jitter exponential backoff for retry number ``retries`` (0-based).
 
@@ -139,6 +178,18 @@ def backoff_delay(retries: int, jitter: float, retry_after: float | None = None)
     ceiling = min(BACKOFF_CAP, BACKOFF_BASE * float(2**retries))
     delay = ceiling * (0.5 + 0.5 * min(max(jitter, 0.0), 1.0))
     return max(delay, retry_after if retry_after is not None else 0.0)
+
+
+def closed_during(spec: RequestSpec, failure: Failure) -> NeoError:
+    """What a call whose connection was closed beneath it by ``close()`` raises.
+
+    ``ClientClosedError``, unless it is an order that may have reached the server: then,
+    as for any order whose answer was lost, ``OrderOutcomeUnknown`` (a close must never
+    turn a placed order into a definite error).
+    """
+    if spec.kind is Kind.ORDER and failure.sent:
+        return unknown_outcome(spec, "the client was closed while the request was on the wire")
+    return ClientClosedError("the client was closed during the call", endpoint=spec.op)
 
 
 def describe_request(spec: RequestSpec) -> dict[str, Any]:
@@ -320,9 +371,14 @@ def after_failure(
     timeout: float | None,
     auth_retries: int = 0,
     replayed: bool | None = None,
+    host: str | None = None,
+    cause: str | None = None,
 ) -> Step:
-    """What to do when no response arrived at all."""
-    step = _after_failure(spec, failure, retries=retries, jitter=jitter, timeout=timeout)
+    """What to do when no response arrived at all. ``host`` and ``cause`` (see
+    :func:`connect_cause`) name where and why a connection failed, for the message."""
+    step = _after_failure(
+        spec, failure, retries=retries, jitter=jitter, timeout=timeout, host=host, cause=cause
+    )
     return _checked_replay(spec, step, auth_retries > 0 if replayed is None else replayed)
 
 
@@ -346,7 +402,14 @@ def relogin_charged(*, adopted: bool, auth_retries: int, forgiven: int) -> bool:
 
 
 def _after_failure(
-    spec: RequestSpec, failure: Failure, *, retries: int, jitter: float, timeout: float | None
+    spec: RequestSpec,
+    failure: Failure,
+    *,
+    retries: int,
+    jitter: float,
+    timeout: float | None,
+    host: str | None = None,
+    cause: str | None = None,
 ) -> Step:
     op = spec.op
     limit = f" after {timeout:g} s" if timeout is not None else ""
@@ -362,7 +425,9 @@ def _after_failure(
         return Step(StepKind.RETRY, delay=backoff_delay(retries, jitter))
     error: TransportError
     if failure is Failure.CONNECT:
-        error = ConnectError(f"{op}: could not connect to the server", endpoint=op)
+        error = ConnectError(
+            f"{op}: could not connect to the server{_where(host, cause)}", endpoint=op
+        )
     elif failure is Failure.RESET:
         error = TransportError(f"{op}: the connection broke before an answer", endpoint=op)
     else:
@@ -372,12 +437,25 @@ def _after_failure(
             Failure.WRITE_TIMEOUT: "sending the request",
             Failure.READ_TIMEOUT: "waiting for the answer",
         }[failure]
-        error = RequestTimeoutError(f"{op}: timed out{limit} {step}", endpoint=op)
+        at = f" ({host})" if host is not None else ""
+        error = RequestTimeoutError(f"{op}: timed out{limit} {step}{at}", endpoint=op)
     return Step(StepKind.RAISE, error=error)
 
 
-def login_error(step: str, c: LoginClassification) -> LoginError:
-    """The exception a refused login step becomes. ``step`` is "login" or "validate"."""
+def is_totp_refusal(step: str, c: LoginClassification) -> bool:
+    """Whether the TOTP step refused the *code* (not the account, the key or the number)."""
+    return step == "login" and c.outcome is LoginOutcome.FATAL and "totp" in c.message.lower()
+
+
+def login_error(
+    step: str, c: LoginClassification, *, url: str | None = None, retried: bool = False
+) -> LoginError:
+    """The exception a refused login step becomes. ``step`` is "login" or "validate".
+
+    ``url``: the address the step was sent to (named when the server answered 404: the
+    login URL is wrong, not the credentials). ``retried``: this TOTP step was already the
+    second try, on a fresh step, after the first code was refused (see :func:`retry_totp`).
+    """
     code = f", stCode {c.st_code}" if c.st_code is not None else ""
     text = f": {c.message}" if c.message else ""
     what = f"{step} step refused (HTTP {c.status_code}{code}){text}"
@@ -393,20 +471,45 @@ def login_error(step: str, c: LoginClassification) -> LoginError:
             retry_after=c.retry_after,
         )
     hint = "check the credentials, then call login()"
-    if step == "login" and "totp" in c.message.lower():
-        # Kotak does not say whether it refuses a code already used in its 30 s step; if it
-        # does, a second process (or client) logging in within the same step meets this.
+    if c.status_code == 404:
+        where = f" {url}" if url else ""
         hint = (
-            "check the TOTP secret and the clock; if both are right, another login on this "
-            "account may have used this 30 s step's code already (another process or client): "
-            "share a session_store, or call login() once the step is over"
+            f"nothing answers at{where}: the login URL is wrong, not the credentials; pass "
+            "the login host only (login_url='https://mis.kotaksecurities.com', or the "
+            "emulator's login_url), without a path"
         )
+    elif is_totp_refusal(step, c):
+        if retried:
+            hint = (
+                "the code of a fresh 30 s step was refused as well, so no other login used "
+                "it: check the TOTP secret and this machine's clock"
+            )
+        else:
+            hint = (
+                "check the TOTP secret and the clock; if both are right, another login on "
+                "this account may have used this 30 s step's code already (another process "
+                "or client): share a session_store, or call login() once the step is over"
+            )
     return FatalLoginError(
         f"{what}; not retried automatically: {hint}",
         endpoint=step,
         status_code=c.status_code,
         st_code=c.st_code,
+        totp_refused=is_totp_refusal(step, c),
     )
+
+
+def retry_totp(error: LoginError, attempt: int) -> bool:
+    """Whether a refused TOTP step is tried once more, on the next 30 s step.
+
+    Kotak (like any RFC 6238 server) may refuse a code whose step another login already
+    used: an earlier process (``python -m aioneo login`` a moment ago), another client, a
+    browser. Nothing tells that refusal from a wrong secret, so the first refusal of a
+    login is retried once with the next step's code (after waiting for it, at most 30 s,
+    logged); a second refusal is final and says the secret or the clock is wrong. Any
+    other refusal (MPIN, UCC, mobile number, consumer key) is final at once.
+    """
+    return attempt == 0 and isinstance(error, FatalLoginError) and error.totp_refused
 
 
 def totp_code_refused(error: LoginError) -> bool:
@@ -420,16 +523,25 @@ def totp_code_refused(error: LoginError) -> bool:
     return isinstance(error, FatalLoginError) and error.status_code is not None
 
 
-def login_failure(step: str, failure: Failure, timeout: float | None) -> TransientLoginError:
-    """The exception a login step becomes when no answer arrived."""
+def login_failure(
+    step: str,
+    failure: Failure,
+    timeout: float | None,
+    *,
+    host: str | None = None,
+    cause: str | None = None,
+) -> TransientLoginError:
+    """The exception a login step becomes when no answer arrived (``host``/``cause``: where
+    and why a connection failed, see :func:`connect_cause`)."""
     limit = f" after {timeout:g} s" if timeout is not None else ""
+    at = f" ({host})" if host is not None else ""
     why = {
-        Failure.CONNECT: "could not connect to the login host",
-        Failure.CONNECT_TIMEOUT: f"timed out{limit} connecting to the login host",
+        Failure.CONNECT: f"could not connect to the login host{_where(host, cause)}",
+        Failure.CONNECT_TIMEOUT: f"timed out{limit} connecting to the login host{at}",
         Failure.POOL_TIMEOUT: f"timed out{limit} waiting for a connection",
-        Failure.WRITE_TIMEOUT: f"timed out{limit} sending",
-        Failure.READ_TIMEOUT: f"no answer{limit}",
-        Failure.RESET: "the connection broke",
+        Failure.WRITE_TIMEOUT: f"timed out{limit} sending{at}",
+        Failure.READ_TIMEOUT: f"no answer{limit}{at}",
+        Failure.RESET: f"the connection broke{at}",
     }[failure]
     return TransientLoginError(f"{step} step failed: {why}", endpoint=step)
 

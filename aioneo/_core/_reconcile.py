@@ -11,20 +11,24 @@ looks like a rewrite of another (``strat-20`` beside ``strat``), so the forms ar
 further by what each rewrite implies about the order:
 
 * ``<tag>`` exactly (:attr:`TagForm.EXACT`): the order was placed with this tag;
-* ``<tag>-<digits>`` (:attr:`TagForm.CANCELLED`) counts only for an order that is
-  cancelled: an order placed with the tag ``strat-20`` that was cancelled reads
-  ``strat-20-<secs>``, so a *cancelled* order reading ``strat-20`` is a rewrite of
-  ``strat``, while an open one is somebody's own ``strat-20``;
+* ``<tag>-<unix seconds>`` (:attr:`TagForm.CANCELLED`: ten digits, a time between 2020
+  and 2100) counts only for an order that is cancelled. ``strat-20`` is never taken for a
+  cancelled ``strat``: the exchange cancels an IOC order without rewriting its tag, so a
+  cancelled ``strat-20`` may well be somebody's own;
 * ``<tag>-M<n>`` (:attr:`TagForm.MODIFIED`) could be a modified ``<tag>`` or an unmodified
-  order tagged ``<tag>-M<n>`` by the user; nothing in the row tells them apart. Such a
-  candidate is never taken as proof that a call placed its order.
+  order tagged ``<tag>-M<n>`` by the user; nothing in the row tells them apart.
 
-Intent. A candidate counts as *this call's* order only if the book row agrees with what
-the call sent: segment, trading symbol, side, product and order type always, and
-quantity, price (limit orders) and trigger price (stop orders) unless the tag says the
-order was modified. An order that carries exactly this call's tag but disagrees is
-another order that took the tag first; since Kotak refuses a tag already used that day
-(``stCode`` 5204), this call's order cannot exist under that tag.
+Only an exact tag is ever taken as proof that a call placed its order: a rewritten form
+(which a user's own tag may look like) makes the outcome uncertain, never "placed".
+
+Intent. An exact-tag order counts as *this call's* order only if the book row agrees with
+what the call sent: segment, trading symbol, side, product, order type, validity,
+quantity, disclosed quantity, the price of a limit order and the trigger of a stop order.
+An exact-tag order that differs in what the server never changes (segment, symbol, side,
+product) is another order that took the tag first; since Kotak refuses a tag already used
+that day (``stCode`` 5204), this call's order cannot exist under that tag. One that differs
+only in what the server may round or a modify may change (price, quantity, type) is
+uncertain.
 
 Verdicts (:func:`reconcile`), and what the shell does with them:
 
@@ -32,10 +36,11 @@ Verdicts (:func:`reconcile`), and what the shell does with them:
   placed. A caller who reuses a tag for an identical order, and whose session expires at
   that moment, gets the earlier order back: the tag then acts as an idempotency key.
 * :attr:`Verdict.ABSENT`: no order carries the tag in any form.
-* :attr:`Verdict.NOT_OURS`: the tag is held by an order with another intent: the call's
-  order was not placed (the server refuses the tag for it).
+* :attr:`Verdict.NOT_OURS`: the tag is held, exactly, by an order for another instrument,
+  side or product: the call's order was not placed (the server refuses the tag for it).
 * :attr:`Verdict.UNCERTAIN`: something could be this call's order but cannot be proved
-  (a modified form, several matches, a row missing a field): the outcome is unknown.
+  (a rewritten form, several matches, a price or quantity that differs, a row missing a
+  field): the outcome is unknown.
 """
 
 from __future__ import annotations
@@ -60,7 +65,9 @@ __all__ = [
     "tag_form",
 ]
 
-_REWRITE = re.compile(r"-(?:M(?P<modified>[0-9]+)|(?P<cancelled>[0-9]+))")
+_REWRITE = re.compile(r"-(?:M(?P<modified>[0-9]{1,3})|(?P<cancelled>[0-9]{10}))")
+#: A cancel's suffix is unix seconds: between 2020-01-01 and 2100-01-01.
+_CANCEL_SECONDS = range(1_577_836_800, 4_102_444_800)
 _MARKET_TYPES = frozenset({"MKT", "SL-M"})
 _STOP_TYPES = frozenset({"SL", "SL-M"})
 _CANCELLED = frozenset({"CANCELLED", "CANCELED", "CAN", "CANCEL PENDING"})
@@ -91,6 +98,10 @@ class OrderRow(Protocol):
     def price(self) -> Decimal | None: ...
     @property
     def trigger_price(self) -> Decimal | None: ...
+    @property
+    def validity(self) -> Any: ...
+    @property
+    def disclosed_quantity(self) -> int | None: ...
 
 
 R = TypeVar("R", bound=OrderRow)
@@ -112,7 +123,9 @@ def tag_form(tag: str, gui: str | None) -> TagForm | None:
     match = _REWRITE.fullmatch(rest)
     if match is None:
         return None
-    return TagForm.MODIFIED if match.group("modified") is not None else TagForm.CANCELLED
+    if match.group("modified") is not None:
+        return TagForm.MODIFIED
+    return TagForm.CANCELLED if int(match.group("cancelled")) in _CANCEL_SECONDS else None
 
 
 def _code(value: Any) -> str | None:
@@ -173,7 +186,16 @@ def _decimal(text: object) -> Decimal | None:
         return None
 
 
-def _differences(intent: Mapping[str, Any], order: OrderRow, *, modified: bool) -> list[str]:
+#: Fields the server never changes on an order: a difference proves another order.
+FIXED_FIELDS = frozenset({"exchange_segment", "trading_symbol", "transaction_type", "product"})
+
+
+def _number(text: object) -> int | str:
+    value = str(text if text is not None else "")
+    return int(value) if value.isdecimal() else value
+
+
+def _differences(intent: Mapping[str, Any], order: OrderRow) -> list[str]:
     """The fields in which ``order`` disagrees with the jData ``intent`` ("?" if unknown)."""
     out: list[str] = []
 
@@ -188,16 +210,20 @@ def _differences(intent: Mapping[str, Any], order: OrderRow, *, modified: bool) 
     same("trading_symbol", _code(intent.get("ts")), _code(order.trading_symbol))
     same("transaction_type", _code(intent.get("tt")), _code(order.transaction_type))
     same("product", _code(intent.get("pc")), _code(order.product))
-    if modified:  # a modify may change type, quantity and prices: they prove nothing
-        return out
     same("order_type", want_type, _code(order.order_type))
-    qty = str(intent.get("qt", ""))
-    same("quantity", int(qty) if qty.isdecimal() else qty, order.quantity)
+    same("validity", _code(intent.get("rt")), _code(order.validity))
+    same("quantity", _number(intent.get("qt")), order.quantity)
+    if "dq" in intent:
+        same("disclosed_quantity", _number(intent.get("dq")), order.disclosed_quantity)
     if want_type not in _MARKET_TYPES:
         same("price", _decimal(intent.get("pr")), order.price)
     if want_type in _STOP_TYPES:
         same("trigger_price", _decimal(intent.get("tp")), order.trigger_price)
     return out
+
+
+def _field(difference: str) -> str:
+    return difference.split("=", 1)[0]
 
 
 class Verdict(enum.Enum):
@@ -232,27 +258,26 @@ def reconcile(tag: str, intent: Mapping[str, Any], orders: Iterable[OrderRow]) -
     unproven: list[str] = []
     holders: list[tuple[OrderRow, list[str]]] = []
     for form, order in found:
-        diff = _differences(intent, order, modified=form is TagForm.MODIFIED)
-        if form is TagForm.MODIFIED:
-            if not diff:
-                unproven.append(f"{_describe(order)} may be it, modified since")
+        diff = _differences(intent, order)
+        fixed = [d for d in diff if _field(d) in FIXED_FIELDS and not d.endswith("=?")]
+        if form is not TagForm.EXACT:
+            # A rewritten form proves nothing (a user's own tag may look like one); one
+            # for another instrument, side or product is simply not this call's.
+            if not fixed:
+                unproven.append(f"{_describe(order)} may be it ({form.value} since)")
             continue
         if not diff:
             matching.append(order)
-        elif any(d.endswith("=?") for d in diff):
-            unproven.append(f"{_describe(order)} lacks {', '.join(diff)}")
-        else:  # the tag (exactly, or rewritten by a cancel) is another order's
-            holders.append((order, diff))
-    if len(matching) == 1 and not unproven:
+        elif fixed:
+            holders.append((order, fixed))
+        else:  # the server may round a price; a modify may change quantity or type
+            unproven.append(f"{_describe(order)} differs in {', '.join(diff)}")
+    if len(matching) == 1 and not unproven and not holders:
         return Reconciliation(Verdict.PLACED, order=matching[0])
-    if len(matching) > 1:
-        listed = "; ".join(_describe(o) for o in matching)
-        return Reconciliation(Verdict.UNCERTAIN, reason=f"several orders match: {listed}")
     if matching or unproven:
         listed = "; ".join([_describe(o) for o in matching] + unproven)
-        return Reconciliation(
-            Verdict.UNCERTAIN, reason=f"cannot tell which is this call's: {listed}"
-        )
+        many = "several orders match" if len(matching) > 1 else "cannot tell which is this call's"
+        return Reconciliation(Verdict.UNCERTAIN, reason=f"{many}: {listed}")
     if holders:
         order, diff = holders[0]
         return Reconciliation(

@@ -731,6 +731,11 @@ def margin_required(
     square_off_value: PriceLike | None = None,
     trailing_stop_loss: str | None = None,
     trailing_sl_value: PriceLike | None = None,
+    validity: str | None = None,
+    trading_symbol: str | None = None,
+    amo: str | None = None,
+    disclosed_quantity: QuantityLike | None = None,
+    tag: str | None = None,
 ) -> RequestSpec:
     """Margin needed for an order: ``POST {baseUrl}/quick/user/check-margin``, form ``jData``.
 
@@ -738,8 +743,30 @@ def margin_required(
     order: ``exSeg, prc, prcTp, prod, qty, tok, trnsTp, trgPrc, brkName, brnchId, slAbsOrTks,
     slVal, sqrOffAbsOrTks, sqrOffVal, trailSL, tSLTks``; optional values left ``None`` are
     sent as ``null``, as the SDK does.
+
+    The keywords :func:`place_order` has and the SDK's ``margin_required`` has not
+    (``validity``, ``trading_symbol``, ``amo``, ``disclosed_quantity``, ``tag``) are accepted
+    too, so an order's keywords can be reused as they are; they are checked as
+    :func:`place_order` checks them and not sent (check-margin has no field for them, and
+    names the instrument by ``instrument_token`` alone). Every other keyword is spelled the
+    same in both, so no value can be given twice under two names.
     """
     segment = _choice("exchange_segment", exchange_segment, EXCHANGE_SEGMENTS)
+    if validity is not None:
+        _choice(
+            "validity",
+            validity,
+            MCX_VALIDITIES if segment == "mcx_fo" else VALIDITIES,
+            note=f" for exchange_segment {segment!r}",
+        )
+    if trading_symbol is not None:
+        _text("trading_symbol", trading_symbol, example="ITBEES-EQ")
+    if amo is not None:
+        _choice("amo", amo, AMO_VALUES)
+    if disclosed_quantity is not None:
+        _quantity("disclosed_quantity", disclosed_quantity, minimum=0, example="0")
+    if tag is not None:
+        _tag(tag)
     price_text, price_value = _price("price", price)
     kind = _choice("order_type", order_type, ORDER_TYPES)
     product_code = _choice("product", product, PRODUCTS)

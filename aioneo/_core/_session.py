@@ -26,8 +26,9 @@ The relogin contract (``design.md``) in terms of this machine:
   :meth:`reset_failures` (new credentials, or an explicit ``login()``); a
   :class:`~aioneo.TransientLoginError` starts a jittered cooldown of at least the server's
   ``Retry-After``, during which requests fail fast with that error instead of hammering
-  the login host. The first call after the cooldown leads a new login. A success clears
-  both (scenario 16).
+  the login host; each further transient failure in a row doubles it (up to
+  ``MAX_LOGIN_COOLDOWN``). The first call after the cooldown leads a new login. A success
+  clears both (scenario 16).
 * Proactive refresh (``refresh_ahead``, off unless the shell asks; policy in
   ``_refresh.py``): when the current session is due, :meth:`acquire` answers ``SEND``
   *with* a ticket: the shell sends with the current session and starts the login for
@@ -78,6 +79,8 @@ __all__ = [
 
 #: Base cooldown after a transient login failure, in seconds (jitter adds up to 50 %).
 DEFAULT_LOGIN_COOLDOWN = 5.0
+#: The doubled cooldown of consecutive transient failures stops growing here (seconds).
+MAX_LOGIN_COOLDOWN = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,8 @@ class SessionMachine:
         self.fatal_error: FatalLoginError | None = None
         self.cooldown_until: float | None = None
         self.cooldown_error: TransientLoginError | None = None
+        #: Transient login failures in a row (reset by a success or new credentials).
+        self.transient_streak = 0
         self.last_totp_step: int | None = None
         self.closed = False
         #: Raised by :meth:`credentials_changed`; a login records the version it uses.
@@ -411,11 +416,15 @@ class SessionMachine:
         if ticket.version != self.credentials_version:
             # Issue 10 item 3: the credentials were replaced while this login ran; its
             # failure says nothing about the new ones. No cache, no cooldown: the waiters
-            # ask again, and the next login uses the new credentials.
+            # ask again, and the next login uses the new credentials. A proactive refresh
+            # is scheduled again (after the usual backoff) and stays soft.
             ticket.stale = True
             ticket.error = error
             ticket.done = True
             self.ticket = None
+            if ticket.proactive and self._usable(now) is not None:
+                self.refresh.on_failure(now, jitter)
+                return True
             return False
         if ticket.proactive and self._usable(now) is not None:
             if isinstance(error, FatalLoginError):
@@ -428,7 +437,12 @@ class SessionMachine:
         if isinstance(error, FatalLoginError):
             self.fatal_error = error
         elif isinstance(error, TransientLoginError):
-            delay = cooldown_seconds(self.login_cooldown, error.retry_after, jitter)
+            # Consecutive transient failures double the cooldown (up to MAX_LOGIN_COOLDOWN):
+            # a login host that keeps failing (a validate step that keeps refusing the view
+            # token, say) gets one full login, TOTP and MPIN included, ever more rarely.
+            self.transient_streak += 1
+            base = min(self.login_cooldown * 2.0 ** (self.transient_streak - 1), MAX_LOGIN_COOLDOWN)
+            delay = cooldown_seconds(max(base, self.login_cooldown), error.retry_after, jitter)
             self.cooldown_until = now + delay
             self.cooldown_error = error
         elif isinstance(error, LoginError):  # pragma: no cover - every LoginError is one of both
@@ -453,6 +467,7 @@ class SessionMachine:
         self.fatal_error = None
         self.cooldown_until = None
         self.cooldown_error = None
+        self.transient_streak = 0
 
     def logged_out(self, epoch: int | None = None) -> None:
         """The session (of ``epoch``, default the current one) was ended on purpose: the

@@ -8,7 +8,10 @@
     async with httpx.AsyncClient(transport=emu.transport()) as http:
         ...                               # emu.login_url, emu.base_url, emu.credentials
 
-    with EmulatorServer() as server:      # on loopback, for threads, processes, benchmarks
+    with NeoClient(..., transport=emu.sync_transport()) as neo:  # in-process, for threads
+        ...
+
+    with EmulatorServer() as server:      # on loopback, for processes, benchmarks
         ...                               # server.url; server.transport() for sync clients
 
     # The official SDK, unchanged: its fixed hosts are routed to the emulator.
@@ -41,6 +44,7 @@ from aioneo.testing._config import (
     Fault,
 )
 from aioneo.testing._server import EmulatorServer, RoutingTransport
+from aioneo.testing._sync_transport import EmulatorSyncTransport
 
 __all__ = [
     "ENDPOINTS",
@@ -52,6 +56,7 @@ __all__ = [
     "Emulator",
     "EmulatorConfig",
     "EmulatorServer",
+    "EmulatorSyncTransport",
     "EmulatorTransport",
     "Fault",
     "Hold",

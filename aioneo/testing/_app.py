@@ -44,17 +44,21 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pyotp
 
 from aioneo.testing._auth import IST_OFFSET, TRADE, VIEW, Session, SessionStore, TotpVerifier
+from aioneo.testing._clock import StepClock
 from aioneo.testing._config import ENDPOINTS, DemoCredentials, EmulatorConfig, Fault
 from aioneo.testing._control import handle_control
 from aioneo.testing._ratelimit import RateLimiter
 from aioneo.testing._routes import CONTROL_PREFIX, SCRIP_FILES, Guard, Route, resolve
 from aioneo.testing._trading import TradingBook
+
+if TYPE_CHECKING:
+    from aioneo.testing._sync_transport import EmulatorSyncTransport
 
 __all__ = [
     "ConnectionDropped",
@@ -361,7 +365,9 @@ class Emulator:
 
     ``clock`` (unix seconds, default ``time.time``) drives TOTP checks, token ``iat`` and
     ``exp``, expiry decisions, the rate limiter and the trading domain's timestamps; a
-    test can pass a fake one. ``seed`` makes tokens, sids and order numbers reproducible.
+    test can pass a fake one: a :class:`~aioneo.testing.StepClock` shared with the client,
+    with ``auto_step=True``, leaves each TOTP step a login used, so relogins never wait for
+    a fresh step. ``seed`` makes tokens, sids and order numbers reproducible.
 
     What a request gets when something is wrong (before the endpoint itself answers):
 
@@ -441,6 +447,11 @@ class Emulator:
         return self.__call__
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The clock the emulator runs on; give clients the same one (``clock=``)."""
+        return self._clock
+
+    @property
     def config(self) -> EmulatorConfig:
         """The current settings (change them with :meth:`configure`)."""
         return self._config
@@ -478,6 +489,18 @@ class Emulator:
     def transport(self) -> EmulatorTransport:
         """A new in-process transport for ``httpx.AsyncClient`` (an :class:`EmulatorTransport`)."""
         return EmulatorTransport(app=self.app)
+
+    def sync_transport(self) -> EmulatorSyncTransport:
+        """A new in-process transport for ``NeoClient`` and ``httpx.Client``.
+
+        An :class:`~aioneo.testing.EmulatorSyncTransport`: it serves this emulator on a
+        private event loop in a daemon thread (no socket); close it (or the client) to stop
+        that thread. For other processes, or the official SDK's fixed hosts, use
+        :class:`~aioneo.testing.EmulatorServer` and its ``transport()``.
+        """
+        from aioneo.testing._sync_transport import EmulatorSyncTransport
+
+        return EmulatorSyncTransport(self)
 
     # ------------------------------------------------------------------- control
 
@@ -911,6 +934,8 @@ class Emulator:
         if check.outcome != "ok" or check.step is None:
             return self._login_error(config, ST_INVALID_TOTP, "Invalid TOTP", 401)
         self._totp.mark_used(ucc, check.step, now=now, skew_steps=config.totp_skew_steps)
+        if isinstance(self._clock, StepClock):
+            self._clock.step_used(check.step)  # auto_step: the next login needs no wait
         self._prune(now)
         session = self._sessions.issue(
             VIEW, ucc=ucc, now=now, ttl=config.session_ttl, client_ip=request.client_ip

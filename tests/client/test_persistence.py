@@ -401,7 +401,12 @@ async def test_two_clients_that_end_each_others_session_stop_with_a_clear_error(
 ) -> None:
     emulator.configure(single_session=True, totp_replay_rejection=False)
     options: dict[str, Any] = {"max_relogins": 3, "relogin_window": 600.0}
-    async with make_client(**options) as a, make_client(**options) as b:
+    # two programs, each with a store of its own (one store would make them share)
+    a_store, b_store = MemorySessionStore(), MemorySessionStore()
+    async with (
+        make_client(session_store=a_store, **options) as a,
+        make_client(session_store=b_store, **options) as b,
+    ):
         a._sleep = b._sleep = fake_sleep(clock)
         error = await ping_pong(a, b, 10)
         assert isinstance(error, ReloginLoopError)
@@ -506,9 +511,9 @@ def test_sync_refresh_runs_in_a_short_lived_thread(
 def test_sync_breaker(emulator: Emulator, server: EmulatorServer, clock: StepClock) -> None:
     emulator.configure(single_session=True, totp_replay_rejection=False)
     options: dict[str, Any] = {"max_relogins": 2, "relogin_window": 600.0}
-    with (
-        sync_client(emulator, server, clock, **options) as a,
-        sync_client(emulator, server, clock, **options) as b,
+    with (  # two programs, each with a store of its own
+        sync_client(emulator, server, clock, session_store=MemorySessionStore(), **options) as a,
+        sync_client(emulator, server, clock, session_store=MemorySessionStore(), **options) as b,
     ):
         error: BaseException | None = None
         for _ in range(10):

@@ -9,9 +9,7 @@ outcomes and counts (logins the server saw, errors received), never timings.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,87 +20,18 @@ from aioneo import (
     BusinessError,
     FatalLoginError,
     MemorySessionStore,
-    NeoClient,
+    OrderOutcomeUnknown,
     RateLimitError,
     TransientLoginError,
 )
-from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer, StepClock
+from aioneo.testing import EmulatorServer
 
 from .conftest import GateTransport, credentials_of, expired_response
-from .sync_support import SyncGateTransport
+from .twins import Twin, closing, twin
 
-Client = AsyncNeoClient | NeoClient
+__all__ = ["closing", "twin"]  # fixtures
+
 PLACE = "quick/order/rule/ms/place"
-
-
-class Twin:
-    """One twin under test: builds clients and runs their calls from an async test."""
-
-    def __init__(self, kind: str, emulator: Emulator, clock: StepClock, url: str) -> None:
-        self.kind = kind
-        self.emulator = emulator
-        self.clock = clock
-        self.url = url
-        self.transport: GateTransport | SyncGateTransport
-        if kind == "async":
-            self.transport = GateTransport(emulator.transport())
-        else:
-            self.transport = SyncGateTransport()
-        self.pool = concurrent.futures.ThreadPoolExecutor(32, thread_name_prefix="twin")
-        self.made: list[Client] = []
-
-    def make(self, **options: Any) -> Client:
-        creds = options.pop("credentials", None) or credentials_of(self.emulator)
-        options.setdefault("transport", self.transport)
-        options.setdefault("rate_limit", None)
-        options.setdefault("clock", self.clock)
-        options.setdefault("login_cooldown", 0.0)
-        cls = AsyncNeoClient if self.kind == "async" else NeoClient
-        client: Client = cls(creds, login_url=self.url, **options)
-        self.made.append(client)
-        return client
-
-    async def call(self, client: Client, name: str, *args: Any, **kwargs: Any) -> Any:
-        method = getattr(client, name)
-        if isinstance(client, AsyncNeoClient):
-            return await method(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(method, *args, **kwargs))
-
-    def start(self, client: Client, name: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        return asyncio.ensure_future(self.call(client, name, *args, **kwargs))
-
-    async def until_waiting(self, fragment: str, n: int) -> None:
-        if isinstance(self.transport, GateTransport):
-            await self.transport.gates[fragment].until_waiting(n)
-        else:
-            await asyncio.get_running_loop().run_in_executor(
-                self.pool, self.transport.gates[fragment].until_waiting, n
-            )
-
-    async def aclose(self) -> None:
-        for client in self.made:
-            if isinstance(client, AsyncNeoClient):
-                await client.aclose()
-            else:
-                client.close()
-        self.pool.shutdown(wait=True)
-
-
-@pytest.fixture(params=["async", "sync"])
-def twin(request: pytest.FixtureRequest, clock: StepClock) -> Iterator[Twin]:
-    emulator = Emulator(EmulatorConfig(rate_limit=None), clock=clock)
-    if request.param == "async":
-        yield Twin("async", emulator, clock, emulator.login_url)
-        return
-    with EmulatorServer(emulator) as server:
-        yield Twin("sync", emulator, clock, server.url)
-
-
-@pytest.fixture
-async def closing(twin: Twin) -> Any:
-    yield twin
-    await twin.aclose()
 
 
 def order(tag: str | None, side: str = "B", quantity: int = 1) -> dict[str, Any]:
@@ -240,7 +169,9 @@ async def test_6_logout_wins_over_a_login_in_flight(closing: Twin) -> None:
     twin = closing
     neo = twin.make()
     twin.transport.gate("tradeApiValidate")
-    call = twin.start(neo, "positions")
+    # login(), not a call: a call's own request could reach the server after the logout
+    # and then log in again by itself (a call racing a logout may do that)
+    call = twin.start(neo, "login")
     await twin.until_waiting("tradeApiValidate", 1)
     logout = twin.start(neo, "logout")
     await asyncio.sleep(0.05)
@@ -253,3 +184,74 @@ async def test_6_logout_wins_over_a_login_in_flight(closing: Twin) -> None:
     twin.clock.next_step()
     await twin.call(neo, "positions")
     assert twin.emulator.counters.logins == 2  # the next call logged in again
+
+
+# -- found by the review of the fix ------------------------------------------------------
+
+
+async def test_1_a_cancelled_ioc_of_another_tag_is_not_taken_for_the_call(closing: Twin) -> None:
+    """An IOC the exchange cancelled keeps its tag (``strat-20``): it is no cancel-rewrite
+    of ``strat``, and no rewritten form is ever proof of a placement."""
+    twin = closing
+    neo = twin.make()
+    ioc = order("strat-20") | {"order_type": "L", "price": "1.00", "validity": "IOC"}
+    await twin.call(neo, "place_order", **ioc)
+    expire(twin)  # the first attempt meets 900901; the replay meets a 429
+    twin.transport.replies[PLACE] = nth(
+        2, lambda r: httpx.Response(429, headers={"retry-after": "1"}, json={"message": "x"})
+    )
+    with pytest.raises(RateLimitError):
+        await twin.call(neo, "place_order", **(ioc | {"tag": "strat"}))
+    assert "strat" not in twin.emulator.counters.orders_by_tag
+
+
+@pytest.mark.timeout(30)
+async def test_close_while_an_order_is_on_the_wire_is_an_unknown_outcome(twin: Twin) -> None:
+    """``close()`` must never turn an order the server may have placed into a definite
+    error: with the order on the wire, the caller gets ``OrderOutcomeUnknown``."""
+    if twin.kind == "async":  # over loopback too: the in-process transport has no wire
+        server = EmulatorServer(twin.emulator).start()
+        twin.url = server.url
+        twin.transport = GateTransport(httpx.AsyncHTTPTransport())
+    try:
+        neo = twin.make()
+        await twin.call(neo, "login")
+        twin.emulator.configure(latency={"place_order": 1.0})
+        call = twin.start(neo, "place_order", **order("cl-1"))
+        await asyncio.sleep(0.3)  # on the wire: the server is working on it
+        if isinstance(neo, AsyncNeoClient):
+            await neo.aclose()
+        else:
+            neo.close()
+        with pytest.raises(OrderOutcomeUnknown) as caught:
+            await call
+        assert caught.value.tag == "cl-1"
+    finally:
+        await twin.aclose()
+        if twin.kind == "async":
+            server.stop()
+
+
+async def test_a_stale_refresh_is_scheduled_again(closing: Twin) -> None:
+    """A proactive refresh that fails after ``set_credentials()`` is retried later."""
+    twin = closing
+    neo = twin.make(refresh_ahead=600)
+    await twin.call(neo, "positions")
+    assert neo.session is not None
+    assert neo.session.expires_at is not None
+    twin.clock.advance((neo.session.expires_at - 400) - twin.clock())  # due, valid 400 s
+    twin.transport.gate("tradeApiValidate")
+    twin.transport.rewrites["tradeApiValidate"] = lambda q, r: httpx.Response(500, json={})
+    assert isinstance(await twin.call(neo, "positions"), list)  # starts the refresh
+    await twin.until_waiting("tradeApiValidate", 1)
+    neo.set_credentials(credentials_of(twin.emulator))  # the refresh in flight is stale now
+    twin.transport.ungate("tradeApiValidate")
+    for _ in range(200):  # until the refresh has failed (it runs in a task or thread)
+        if neo._session.machine.ticket is None:
+            break
+        await asyncio.sleep(0.01)
+    del twin.transport.rewrites["tradeApiValidate"]
+    twin.clock.advance(200)  # past the retry backoff, the session still valid
+    before = neo.stats.refreshes
+    assert isinstance(await twin.call(neo, "positions"), list)
+    assert neo.stats.refreshes == before + 1

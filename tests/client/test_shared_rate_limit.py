@@ -100,12 +100,16 @@ async def test_two_async_clients_sharing_a_store_share_the_rate_limit(
     assert_all_placed(results, emulator, 2 * ORDERS)
 
 
-async def test_clients_with_private_stores_keep_their_own_limiter(
+async def test_clients_with_stores_of_their_own_keep_their_own_limiter(
     make_client: MakeClient, emulator: Emulator
 ) -> None:
     # Two sessions (two logins), two server-side buckets: neither client waits for the other.
+    # (Without any store they would share the process's default store, and one session.)
     emulator.configure(rate_limit=RATE, totp_replay_rejection=False)
-    async with make_client(rate_limit=RATE) as a, make_client(rate_limit=RATE) as b:
+    async with (
+        make_client(rate_limit=RATE, session_store=MemorySessionStore()) as a,
+        make_client(rate_limit=RATE, session_store=MemorySessionStore()) as b,
+    ):
         assert a._limiter is not b._limiter
         await a.login()
         await b.login()

@@ -28,6 +28,8 @@ class Row:
     quantity: int | None = 1
     price: Decimal | None = Decimal("100.00")
     trigger_price: Decimal | None = Decimal("0")
+    validity: Any = "DAY"
+    disclosed_quantity: int | None = 0
 
 
 def spec(tag: str, **changes: Any) -> requests.RequestSpec:
@@ -58,6 +60,9 @@ def intent(tag: str, **changes: Any) -> dict[str, Any]:
         ("strat-1", "strat-1", TagForm.EXACT),
         ("strat-1", "strat-1-M2", TagForm.MODIFIED),
         ("strat-1", "strat-1-1764600000", TagForm.CANCELLED),
+        ("strat-1", "strat-1-20", None),  # a cancel appends unix seconds, not any digits
+        ("strat-1", "strat-1-9999999999", None),  # ... of this century
+        ("strat-1", "strat-1-M1234", None),
         ("strat-1", "strat-10", None),  # a prefix is not a match
         ("strat-1", "strat-1x", None),
         ("strat-1", "strat-1-M", None),
@@ -72,10 +77,11 @@ def test_tag_forms(tag: str, gui: str | None, form: TagForm | None) -> None:
     assert tag_form(tag, gui) is form
 
 
-def test_a_digits_suffix_counts_only_for_a_cancelled_order() -> None:
-    open_other = Row("1", "strat-20")  # someone's own tag strat-20, open
-    cancelled = Row("2", "strat-1764600000", status="cancelled")
-    assert candidates("strat", [open_other]) == []
+def test_a_seconds_suffix_counts_only_for_a_cancelled_order() -> None:
+    open_other = Row("1", "strat-1764600000")  # open: not a cancel's rewrite
+    ioc = Row("2", "strat-20", status="cancelled")  # an IOC the exchange cancelled
+    cancelled = Row("3", "strat-1764600000", status="cancelled")
+    assert candidates("strat", [open_other, ioc]) == []
     assert candidates("strat", [cancelled]) == [(TagForm.CANCELLED, cancelled)]
 
 
@@ -101,27 +107,43 @@ def test_lookup_prefers_exact_and_refuses_ambiguity() -> None:
 def test_placed_only_when_the_intent_matches() -> None:
     mine = Row("1", "t")
     assert reconcile("t", intent("t"), [mine]).verdict is Verdict.PLACED
+    other_validity = reconcile("t", intent("t", validity="IOC"), [mine])
+    assert other_validity.verdict is Verdict.UNCERTAIN
     # a reused tag for another order: SELL 5 against the earlier BUY 1
     result = reconcile("t", intent("t", transaction_type="S", quantity=5), [mine])
     assert result.verdict is Verdict.NOT_OURS
     assert "transaction_type=B" in result.reason
-    assert "quantity=1" in result.reason
+    assert "order 1" in result.reason
 
 
 @pytest.mark.parametrize(
-    ("field", "row_change"),
+    ("field", "row_change", "verdict"),
     [
-        ("exchange_segment", {"exchange_segment": "bse_cm"}),
-        ("trading_symbol", {"trading_symbol": "TCS-EQ"}),
-        ("product", {"product": "MIS"}),
-        ("order_type", {"order_type": "MKT"}),
-        ("price", {"price": Decimal("101")}),
+        ("exchange_segment", {"exchange_segment": "bse_cm"}, Verdict.NOT_OURS),
+        ("trading_symbol", {"trading_symbol": "TCS-EQ"}, Verdict.NOT_OURS),
+        ("transaction_type", {"transaction_type": "S"}, Verdict.NOT_OURS),
+        ("product", {"product": "MIS"}, Verdict.NOT_OURS),
+        # what the server may round, or a modify change: never proof of another order
+        ("order_type", {"order_type": "MKT"}, Verdict.UNCERTAIN),
+        ("price", {"price": Decimal("101")}, Verdict.UNCERTAIN),
+        ("quantity", {"quantity": 2}, Verdict.UNCERTAIN),
+        ("validity", {"validity": "IOC"}, Verdict.UNCERTAIN),
+        ("disclosed_quantity", {"disclosed_quantity": 1}, Verdict.UNCERTAIN),
     ],
 )
-def test_each_field_of_the_intent_is_compared(field: str, row_change: dict[str, Any]) -> None:
+def test_each_field_of_the_intent_is_compared(
+    field: str, row_change: dict[str, Any], verdict: Verdict
+) -> None:
     result = reconcile("t", intent("t"), [Row("1", "t", **row_change)])
-    assert result.verdict is Verdict.NOT_OURS
+    assert result.verdict is verdict
     assert field in result.reason
+
+
+def test_a_rewritten_form_is_never_proof_of_placement() -> None:
+    """Review of issue 10: a cancelled order reading ``strat-<secs>`` with the very same
+    fields may be somebody's own tag; only an exact tag proves a placement."""
+    cancelled = Row("1", "strat-1764600000", status="cancelled")
+    assert reconcile("strat", intent("strat"), [cancelled]).verdict is Verdict.UNCERTAIN
 
 
 def test_market_orders_ignore_the_price_stop_orders_compare_the_trigger() -> None:
@@ -133,7 +155,7 @@ def test_market_orders_ignore_the_price_stop_orders_compare_the_trigger() -> Non
     stop = intent("t", order_type="SL", price="100", trigger_price="99")
     assert (
         reconcile("t", stop, [Row("1", "t", order_type="SL", trigger_price=Decimal("98"))]).verdict
-        is Verdict.NOT_OURS
+        is Verdict.UNCERTAIN
     )
 
 
@@ -161,7 +183,7 @@ def test_after_reconcile_maps_each_verdict() -> None:
     s = spec("t")
     dup = BusinessError("refused", endpoint="place_order", st_code=5204, status_code=200)
     limited = RateLimitError("429", endpoint="place_order")
-    mine, other = Row("1", "t"), Row("2", "t", quantity=9)
+    mine, other = Row("1", "t"), Row("2", "t", transaction_type="S")
     placed = after_reconcile(s, reconcile("t", s.jdata or {}, [mine]), dup)
     assert placed == {"stat": "Ok", "nOrdNo": "1", "stCode": 200}
     # tag taken by another order: definite, with 5204, whatever the replay met

@@ -243,3 +243,26 @@ def test_session_repr_hides_secrets() -> None:
 def test_negative_cooldown_refused() -> None:
     with pytest.raises(ValueError, match="login_cooldown"):
         SessionMachine(login_cooldown=-1)
+
+
+def test_consecutive_transient_failures_double_the_cooldown() -> None:
+    """Review of issue 10: a login host that keeps failing (a validate step that keeps
+    refusing the view token) is tried ever more rarely, never once per base cooldown."""
+    from aioneo._core._session import MAX_LOGIN_COOLDOWN, SessionMachine
+
+    machine = SessionMachine(login_cooldown=5.0)
+    now, waits = 0.0, []
+    for _ in range(9):
+        decision = machine.acquire(now)
+        assert decision.ticket is not None
+        machine.login_failed(decision.ticket, TransientLoginError("down"), now, 0.0)
+        assert machine.cooldown_until is not None
+        waits.append(machine.cooldown_until - now)
+        now = machine.cooldown_until
+    assert waits[:4] == [5.0, 10.0, 20.0, 40.0]
+    assert waits[-1] == MAX_LOGIN_COOLDOWN
+    machine.reset_failures()  # a success, new credentials or an explicit login()
+    decision = machine.acquire(now)
+    assert decision.ticket is not None
+    machine.login_failed(decision.ticket, TransientLoginError("down"), now, 0.0)
+    assert machine.cooldown_until == now + 5.0

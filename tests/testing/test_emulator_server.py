@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The shipped fixtures, as a user's conftest.py gets them with
 # ``pytest_plugins = ["aioneo.testing.pytest_plugin"]``.
+neo_clock = pytest_plugin.neo_clock
 neo_emulator = pytest_plugin.neo_emulator
 neo_emulator_server = pytest_plugin.neo_emulator_server
 
@@ -251,6 +252,7 @@ def test_cli_prints_json_first_then_serves_until_terminated(backend: str) -> Non
     )
     try:
         assert process.stdout is not None
+        assert process.stderr is not None
         first = json.loads(process.stdout.readline())
         assert set(first) == {
             "url",
@@ -264,7 +266,7 @@ def test_cli_prints_json_first_then_serves_until_terminated(backend: str) -> Non
             "totp_secret",
         }
         assert first["base_url"] == first["url"] + "/gw/e21"
-        summary = [process.stdout.readline() for _ in range(5)]
+        summary = [process.stderr.readline() for _ in range(5)]  # the banner: stderr
         assert "listening on " + first["url"] in summary[0]
         assert summary[4].split() == ["HTTP", "server", "uvicorn" if backend == "auto" else backend]
         with httpx.Client() as http:
@@ -283,7 +285,8 @@ def test_cli_prints_json_first_then_serves_until_terminated(backend: str) -> Non
         rest, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
-    assert rest.strip().endswith("Stopped.")
+    assert rest == ""  # stdout holds the JSON line only
+    assert stderr.strip().endswith("Stopped.")
 
 
 def test_cli_rejects_bad_settings() -> None:
