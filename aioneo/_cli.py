@@ -835,6 +835,7 @@ def _account_command(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, return the exit status (130 after Ctrl-C)."""
+    args: argparse.Namespace | None = None
     try:
         args = _parser().parse_args(argv)
         if args.command == "demo":
@@ -846,4 +847,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         # asyncio.run has cancelled the command and the client has closed its
         # connections by now (the threads' clients too, in the demo).
         print("interrupted", file=sys.stderr)
+        if args is not None and args.command in ("place", "modify", "cancel"):
+            # The request may have reached the server before the interrupt: never let a
+            # user believe nothing happened (and place the same order again).
+            tag = getattr(args, "tag", None)
+            what = f"tag {tag}" if tag else f"order {getattr(args, 'order_id', '?')}"
+            print(
+                f"warning: the {args.command} request may have reached the server ({what}): "
+                "its outcome is unknown; check with `python -m aioneo orders` before sending "
+                "it again",
+                file=sys.stderr,
+            )
         return EXIT_INTERRUPTED

@@ -191,3 +191,20 @@ def test_the_worker_records_each_error_type_once_with_its_cause() -> None:
         },
         {"type": "ValueError", "count": 1, "example": "other"},
     ]
+
+
+def test_the_benchmark_emulator_outlives_the_clients_idle_connections() -> None:
+    """uvicorn's 5 s idle timeout raced httpx's own 5 s expiry: a request sent as the
+    server closed its connection failed ("the connection broke"), and a storm whose login
+    met it failed every call. The benchmark's server keeps idle connections far longer."""
+    pytest.importorskip("uvicorn")
+    import httpx
+
+    from aioneo.testing import Emulator
+    from benchmarks import _serve
+
+    server = _serve.BenchmarkServer(Emulator(), backend="uvicorn")
+    config = server._make_server().config
+    assert config.timeout_keep_alive == _serve.KEEP_ALIVE
+    assert 10 * httpx.Limits().keepalive_expiry < _serve.KEEP_ALIVE
+    assert _serve.KEEP_ALIVE >= run.WORKER_TIMEOUT

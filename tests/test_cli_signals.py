@@ -114,3 +114,22 @@ def test_ctrl_c_in_the_demo_mid_storm(tmp_path: Path, threads: int, storm: str) 
     assert err == "interrupted\n"
     assert "calls done" not in out.split(storm, 1)[1]  # nothing more after the interrupt
     assert "fan-out" not in out  # no table: the run did not finish
+
+
+def test_ctrl_c_while_an_order_is_on_the_wire_says_its_outcome_is_unknown(
+    server: EmulatorServer, tmp_path: Path
+) -> None:
+    """The order may be placed after all: the user is told so, with its tag."""
+    command = ["-m", "aioneo", "place", "--login-url", server.url, "--no-session-file"]
+    command += ["--trading-symbol", "ITBEES-EQ", "--transaction-type", "B", "--quantity", "1"]
+    command += ["--product", "MIS", "--order-type", "MKT", "--tag", "ctrl-c-1"]
+    with server.emulator.hold("place_order") as hold:
+        status, out, err = interrupt_when(
+            command, _env(server, tmp_path), lambda _: hold.waiting >= 1
+        )
+    assert status == INTERRUPTED
+    assert "Traceback" not in err
+    assert "interrupted" in err
+    assert "outcome is unknown" in err
+    assert "tag ctrl-c-1" in err
+    assert_no_secrets(server, out + err)

@@ -301,6 +301,9 @@ def _quantity(field: str, value: object, *, minimum: int = 1, example: str = "10
         number = int(value)
     else:
         if not _INT_RE.fullmatch(value):
+            if re.fullmatch(r"\s*-\s*[0-9]+\s*", value):  # a negative whole number
+                relation = "a positive whole number" if minimum == 1 else f">= {minimum}"
+                raise ValueError(f"{field} must be {relation}; got {value!r}")
             raise ValueError(
                 f"{field} {value!r} is not a whole number; use digits only, e.g. {example!r}"
             )

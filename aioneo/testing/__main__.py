@@ -171,6 +171,19 @@ def _running(server: EmulatorServer, *, cleanup: Callable[[], None]) -> Iterator
             signal.signal(sig, handler)
 
 
+#: Seconds a stop may take before the process exits regardless (a stuck shutdown must
+#: never leave a background emulator running after ``kill``).
+STOP_GRACE = 10.0
+
+
+def _exit_if_stuck() -> None:
+    """Once a stop was asked for: end the process after ``STOP_GRACE`` seconds if the
+    orderly shutdown (releasing held requests, joining the server thread) has not."""
+    timer = threading.Timer(STOP_GRACE, os._exit, args=(1,))
+    timer.daemon = True
+    timer.start()
+
+
 def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Namespace) -> str:
     url = server.url
     rate = "off" if config.rate_limit is None else f"{config.rate_limit:g} requests/s per session"
@@ -223,6 +236,7 @@ def _foreground(server: EmulatorServer, config: EmulatorConfig, args: argparse.N
         lines.append("Press Ctrl-C to stop.")
         print("\n".join(lines), file=sys.stderr, flush=True)
         stop.wait()
+        _exit_if_stuck()
     print("Stopped.", file=sys.stderr, flush=True)
     return 0
 
@@ -249,6 +263,7 @@ def _background(server: EmulatorServer, config: EmulatorConfig, args: argparse.N
                 os.write(write_end, b"1")  # accepting requests: the parent may go
                 os.close(write_end)
                 stop.wait()
+                _exit_if_stuck()
             status = 0
         finally:
             os._exit(status)

@@ -198,6 +198,31 @@ def check_one(
     return "placed"
 
 
+class Sequence:
+    """One drawn sequence: its faults, intent and tag, and the book before the call."""
+
+    def __init__(self, n: int, tags: Tags, clock: StepClock, emulator: Emulator) -> None:
+        clock.next_step()  # a relogin, if one is needed, gets a fresh TOTP step
+        self.n, self.tags, self.emulator = n, tags, emulator
+        self.script = [tags.rng.choice(FAULTS), tags.rng.choice(FAULTS)]
+        self.intent = (tags.rng.choice("BS"), tags.rng.randint(1, 3))
+        self.tag = tags.draw(n)
+        self.order = order_of(self.tag, self.intent)
+        self.before = {str(row["nOrdNo"]): row for row in emulator.orders}
+
+    def check(self, result: OrderResult | NeoError) -> str:
+        return check_one(
+            self.n,
+            self.script,
+            self.tag,
+            self.intent,
+            result,
+            self.before,
+            self.emulator,
+            self.tags,
+        )
+
+
 def order_of(tag: str | None, intent: tuple[str, int]) -> dict[str, Any]:
     side, quantity = intent
     return {
@@ -245,20 +270,15 @@ async def test_500_fault_sequences_never_duplicate_or_lie(clock: StepClock) -> N
 
         neo._sleep = skip_ahead
         tags = Tags(random.Random(20261201))
-        rng = tags.rng
         for n in range(count):
-            clock.next_step()  # a relogin, if one is needed, gets a fresh TOTP step
-            script = [rng.choice(FAULTS), rng.choice(FAULTS)]
-            intent = (rng.choice("BS"), rng.randint(1, 3))
-            tag = tags.draw(n)
-            before = {str(row["nOrdNo"]): row for row in emulator.orders}
-            transport.script = list(script)
+            sequence = Sequence(n, tags, clock, emulator)
+            transport.script = list(sequence.script)
             result: OrderResult | NeoError
             try:
-                result = await neo.place_order(**order_of(tag, intent))
+                result = await neo.place_order(**sequence.order)
             except NeoError as exc:
                 result = exc
-            outcomes[check_one(n, script, tag, intent, result, before, emulator, tags)] += 1
+            outcomes[sequence.check(result)] += 1
     check_tally(outcomes, emulator, count=count)
 
 
@@ -282,18 +302,13 @@ def test_300_fault_sequences_never_duplicate_or_lie_sync(clock: StepClock) -> No
     ):
         neo.login()
         tags = Tags(random.Random(20261202))
-        rng = tags.rng
         for n in range(count):
-            clock.next_step()  # a relogin, if one is needed, gets a fresh TOTP step
-            script = [rng.choice(FAULTS), rng.choice(FAULTS)]
-            intent = (rng.choice("BS"), rng.randint(1, 3))
-            tag = tags.draw(n)
-            before = {str(row["nOrdNo"]): row for row in emulator.orders}
-            transport.script = list(script)
+            sequence = Sequence(n, tags, clock, emulator)
+            transport.script = list(sequence.script)
             result: OrderResult | NeoError
             try:
-                result = neo.place_order(**order_of(tag, intent))
+                result = neo.place_order(**sequence.order)
             except NeoError as exc:
                 result = exc
-            outcomes[check_one(n, script, tag, intent, result, before, emulator, tags)] += 1
+            outcomes[sequence.check(result)] += 1
     check_tally(outcomes, emulator, count=count)

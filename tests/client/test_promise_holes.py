@@ -27,6 +27,7 @@ from aioneo import (
 from aioneo.testing import EmulatorServer
 
 from .conftest import GateTransport, credentials_of, expired_response
+from .test_order_faults import order_of
 from .twins import Twin, closing, twin
 
 __all__ = ["closing", "twin"]  # fixtures
@@ -35,17 +36,7 @@ PLACE = "quick/order/rule/ms/place"
 
 
 def order(tag: str | None, side: str = "B", quantity: int = 1) -> dict[str, Any]:
-    return {
-        "exchange_segment": "nse_cm",
-        "product": "MIS",
-        "price": "0",
-        "order_type": "MKT",
-        "quantity": quantity,
-        "validity": "DAY",
-        "trading_symbol": "ITBEES-EQ",
-        "transaction_type": side,
-        "tag": tag,
-    }
+    return order_of(tag, (side, quantity))
 
 
 def expire(twin: Twin) -> None:

@@ -1079,3 +1079,18 @@ def test_totp_validate_refusals_never_echo_the_mpin(mpin: object) -> None:
     assert "value not shown" in message
     if mpin:
         assert str(mpin) not in message
+
+
+def test_a_negative_quantity_is_named_as_not_positive() -> None:
+    """A new user's ``--quantity -1`` was told "-1 is not a whole number"."""
+    with pytest.raises(ValueError, match=r"quantity must be a positive whole number; got '-1'"):
+        rq.place_order(
+            exchange_segment="nse_cm",
+            product="CNC",
+            price="0",
+            order_type="MKT",
+            quantity="-1",
+            validity="DAY",
+            trading_symbol="ITBEES-EQ",
+            transaction_type="B",
+        )
