@@ -9,6 +9,11 @@ Phases, in order: log in and warm the connections; ``storms`` relogin storms (th
 emulator expires every session, then ``n`` callers call ``positions()`` at once); one
 steady fan-out (``n`` callers, each ``max(1, requests // n)`` calls one after another).
 
+Every exception a caller gets is recorded by type (``errors``: count and the first message,
+with its cause), so a failed row explains itself. Each storm also records what the emulator
+counted for it (login requests, sessions issued, refusals) and, for the aioneo clients and
+the seed and naive baselines, what the client's own counters saw (``client_stats``).
+
 Client CPU is ``resource.getrusage(RUSAGE_SELF)`` (user + system, every thread of this
 process) around the steady phase; the emulator's CPU is read from ``/proc/<pid>/stat``
 around the same phase. Peak memory is ``ru_maxrss`` at the end; ``rss_start_kib`` is the
@@ -18,6 +23,7 @@ resident size after imports and the first login, before any fan-out.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import resource
@@ -54,6 +60,77 @@ WIRE_CONNECTIONS = {
 }
 
 
+#: The emulator's counters a storm records (deltas): ``login_attempts`` (tradeApiLogin
+#: requests, any outcome: the "logins" of the tables), ``logins`` (sessions issued),
+#: ``login_failures`` (refused by its checks), ``totp_replays_rejected``, ``internal_errors``.
+EMULATOR_COUNTERS = (
+    "login_attempts",
+    "logins",
+    "login_failures",
+    "totp_replays_rejected",
+    "internal_errors",
+)
+
+
+class Errors:
+    """The exceptions callers got, by type: how many, and the first message of each.
+
+    Thread-safe. ``as_list()`` is what the results carry: ``[{"type", "count",
+    "example"}]``, most frequent first. The example names the cause too (``raise ... from``),
+    because a login failure's message alone may not say what broke on the wire.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_type: dict[str, list[Any]] = {}
+        self.count = 0
+
+    def add(self, exc: BaseException) -> None:
+        name = type_name(exc)
+        with self._lock:
+            self.count += 1
+            entry = self._by_type.get(name)
+            if entry is None:
+                self._by_type[name] = [1, describe(exc)]
+            else:
+                entry[0] += 1
+
+    def as_list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            items = sorted(self._by_type.items(), key=lambda kv: (-kv[1][0], kv[0]))
+            return [{"type": k, "count": v[0], "example": v[1]} for k, v in items]
+
+
+def type_name(exc: BaseException) -> str:
+    """``aioneo.TransientLoginError``, ``httpx.ReadTimeout``, ``RuntimeError``."""
+    kind = type(exc)
+    package = kind.__module__.split(".")[0]
+    return kind.__qualname__ if package == "builtins" else f"{package}.{kind.__qualname__}"
+
+
+def describe(exc: BaseException, limit: int = 300) -> str:
+    """One line: the message, then its causes (``from``) with their types."""
+    parts, seen = [], 0
+    current: BaseException | None = exc
+    while current is not None and seen < 3:
+        text = " ".join(str(current).split()) or repr(current)
+        parts.append(text if current is exc else f"{type_name(current)}: {text}")
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+        seen += 1
+    line = " <- caused by ".join(parts)
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def counter_delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before.get(key, 0) for key in after}
+
+
+def aioneo_stats(client: AsyncNeoClient | NeoClient) -> dict[str, int]:
+    return dict(dataclasses.asdict(client.stats))
+
+
 class Control:
     """The emulator's control API, over a connection of its own (not measured)."""
 
@@ -64,10 +141,12 @@ class Control:
     def expire(self) -> None:
         self._http.post("/sessions/expire", json={}).raise_for_status()
 
-    def login_attempts(self) -> int:
+    def counters(self) -> dict[str, int]:
+        """The emulator's login counters (``Emulator.counters``), for one storm's delta."""
         response = self._http.get("/counters")
         response.raise_for_status()
-        return int(response.json()["login_attempts"])
+        data = response.json()
+        return {key: int(data.get(key, 0)) for key in EMULATOR_COUNTERS}
 
     def cpu(self) -> float:
         """The emulator's user + system CPU seconds (Linux ``/proc``; NaN elsewhere)."""
@@ -142,22 +221,21 @@ def session_of(client: AsyncNeoClient | NeoClient) -> tuple[str, str, str]:
 
 async def fan_out_async(
     call: Callable[[], Awaitable[object]], n: int, per_caller: int
-) -> tuple[list[float], int]:
+) -> tuple[list[float], Errors]:
     latencies: list[float] = []
-    failures = 0
+    errors = Errors()
 
     async def caller() -> None:
-        nonlocal failures
         for _ in range(per_caller):
             started = time.perf_counter()
             try:
                 await call()
-            except Exception:
-                failures += 1
+            except Exception as exc:
+                errors.add(exc)
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(caller() for _ in range(n)))
-    return latencies, failures
+    return latencies, errors
 
 
 async def run_async(spec: dict[str, Any]) -> dict[str, Any]:
@@ -188,18 +266,18 @@ async def run_async(spec: dict[str, Any]) -> dict[str, Any]:
         storms = []
         for _ in range(spec["storms"]):
             clock.next_step()
-            before = control.login_attempts()
+            before, stats_before = control.counters(), aioneo_stats(neo)
             control.expire()
             started = time.perf_counter()
             if name == "httpx-async":
                 # No auth logic: the floor is one login and then n requests, uncoordinated.
                 await neo.login()
                 target["url"], target["headers"] = bare_request(spec, *session_of(neo))
-            latencies, failures = await fan_out_async(call, n, 1)
+            latencies, errors = await fan_out_async(call, n, 1)
             seconds = time.perf_counter() - started
-            storms.append(
-                storm_result(n, control.login_attempts() - before, failures, seconds, latencies)
-            )
+            emulator = counter_delta(control.counters(), before)
+            stats = counter_delta(aioneo_stats(neo), stats_before) if name != "httpx-async" else {}
+            storms.append(storm_result(n, emulator, errors, seconds, latencies, stats))
 
         per_caller = max(1, spec["requests"] // n)
         steady = await measure_async(control, lambda: fan_out_async(call, n, per_caller))
@@ -209,12 +287,12 @@ async def run_async(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def measure_async(
-    control: Control, body: Callable[[], Awaitable[tuple[list[float], int]]]
+    control: Control, body: Callable[[], Awaitable[tuple[list[float], Errors]]]
 ) -> dict[str, Any]:
     cpu0, emu0, t0 = cpu_self(), control.cpu(), time.perf_counter()
-    latencies, failures = await body()
+    latencies, errors = await body()
     wall = time.perf_counter() - t0
-    return steady_result(latencies, failures, wall, cpu_self() - cpu0, control.cpu() - emu0)
+    return steady_result(latencies, errors, wall, cpu_self() - cpu0, control.cpu() - emu0)
 
 
 # -- thread fan-out --------------------------------------------------------------------------
@@ -222,28 +300,26 @@ async def measure_async(
 
 def fan_out_threads(
     call: Callable[[], object], n: int, per_caller: int, before_release: Callable[[], None]
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], Errors, float]:
     """Start ``n`` threads, let them wait at a barrier, run ``before_release``, release
-    them; returns latencies, failures and the seconds from release to the last return."""
+    them; returns latencies, errors and the seconds from release to the last return."""
     latencies: list[float] = []
-    failures = [0]
+    errors = Errors()
     lock = threading.Lock()
     barrier = threading.Barrier(n + 1)
 
     def caller() -> None:
         mine: list[float] = []
-        bad = 0
         barrier.wait()
         for _ in range(per_caller):
             started = time.perf_counter()
             try:
                 call()
-            except Exception:
-                bad += 1
+            except Exception as exc:
+                errors.add(exc)
             mine.append(time.perf_counter() - started)
         with lock:
             latencies.extend(mine)
-            failures[0] += bad
 
     threads = [threading.Thread(target=caller, daemon=True) for _ in range(n)]
     for thread in threads:
@@ -253,13 +329,19 @@ def fan_out_threads(
     started = time.perf_counter()
     for thread in threads:
         thread.join()
-    return latencies, failures[0], time.perf_counter() - started
+    return latencies, errors, time.perf_counter() - started
+
+
+def no_stats() -> dict[str, int]:
+    return {}
 
 
 def make_thread_client(
     spec: dict[str, Any], clock: StepClock
-) -> tuple[Callable[[], object], Callable[[], None], Callable[[], None]]:
-    """(call, relogin_for_floor, close) for a thread-based client."""
+) -> tuple[
+    Callable[[], object], Callable[[], None], Callable[[], None], Callable[[], dict[str, int]]
+]:
+    """(call, relogin_for_floor, close, client_counters) for a thread-based client."""
     name = spec["client"]
     creds = credentials_of(spec)
     url = spec["url"]
@@ -268,7 +350,7 @@ def make_thread_client(
         neo = NeoClient(creds, login_url=url, rate_limit=None, clock=clock, **wide)
         neo.login()
         if name != "httpx-sync":
-            return neo.positions, lambda: None, neo.close
+            return neo.positions, lambda: None, neo.close, lambda: aioneo_stats(neo)
         bare = httpx.Client(timeout=httpx.Timeout(30.0, pool=None))
         target: dict[str, Any] = {}
 
@@ -287,7 +369,7 @@ def make_thread_client(
             bare.close()
             neo.close()
 
-        return bare_call, relogin, close
+        return bare_call, relogin, close, no_stats
     if name in ("seed", "naive"):
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from baselines import NaiveClient, SeedClient
@@ -295,7 +377,7 @@ def make_thread_client(
         cls = SeedClient if name == "seed" else NaiveClient
         client = cls(creds, login_url=url, clock=clock)
         client.login()
-        return client.positions, lambda: None, client.close
+        return client.positions, lambda: None, client.close, client.stats.snapshot
     if name == "sdk":
         import neo_api_client
 
@@ -317,7 +399,7 @@ def make_thread_client(
                 raise RuntimeError("the SDK answered an error")
             return result
 
-        return sdk_call, lambda: None, api.api_client.rest_client.close
+        return sdk_call, lambda: None, api.api_client.rest_client.close, no_stats
     raise ValueError(f"unknown thread client {name!r}")
 
 
@@ -325,40 +407,40 @@ def run_threads(spec: dict[str, Any]) -> dict[str, Any]:
     n, name = spec["n"], spec["client"]
     clock = StepClock(steps_ahead=spec["step"])
     control = Control(spec["url"], spec["emulator_pid"])
-    call, relogin, close = make_thread_client(spec, clock)
+    call, relogin, close, client_stats = make_thread_client(spec, clock)
     try:
         fan_out_threads(call, min(n, 10), 1, lambda: None)  # warm the connections
         rss_start = rss_kib()
         storms = []
         for _ in range(spec["storms"]):
             clock.next_step()
-            before = control.login_attempts()
+            before, stats_before = control.counters(), client_stats()
             if name == "httpx-sync":
                 control.expire()
                 started = time.perf_counter()
                 relogin()  # no auth logic: one login, then n requests, uncoordinated
-                latencies, failures, seconds = fan_out_threads(call, n, 1, lambda: None)
+                latencies, errors, seconds = fan_out_threads(call, n, 1, lambda: None)
                 seconds = time.perf_counter() - started
             else:
-                latencies, failures, seconds = fan_out_threads(call, n, 1, control.expire)
-            storms.append(
-                storm_result(n, control.login_attempts() - before, failures, seconds, latencies)
-            )
+                latencies, errors, seconds = fan_out_threads(call, n, 1, control.expire)
+            emulator = counter_delta(control.counters(), before)
+            stats = counter_delta(client_stats(), stats_before)
+            storms.append(storm_result(n, emulator, errors, seconds, latencies, stats))
         if name == "sdk":  # it never logs in again by itself: log it in for the steady phase
             close()
             clock.next_step()
-            call, relogin, close = make_thread_client(spec, clock)
+            call, relogin, close, client_stats = make_thread_client(spec, clock)
             fan_out_threads(call, min(n, 10), 1, lambda: None)
         elif name in ("seed", "naive") and storms and storms[-1]["failed"]:
             # A storm can leave these without a working session; start the steady phase
             # from a fresh login, as their programs would after a restart.
             close()
             clock.next_step()
-            call, relogin, close = make_thread_client(spec, clock)
+            call, relogin, close, client_stats = make_thread_client(spec, clock)
         per_caller = max(1, spec["requests"] // n)
         cpu0, emu0 = cpu_self(), control.cpu()
-        latencies, failures, wall = fan_out_threads(call, n, per_caller, lambda: None)
-        steady = steady_result(latencies, failures, wall, cpu_self() - cpu0, control.cpu() - emu0)
+        latencies, errors, wall = fan_out_threads(call, n, per_caller, lambda: None)
+        steady = steady_result(latencies, errors, wall, cpu_self() - cpu0, control.cpu() - emu0)
     finally:
         close()
     return {"rss_start_kib": rss_start, "storms": storms, "steady": steady}
@@ -368,26 +450,36 @@ def run_threads(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def storm_result(
-    n: int, logins: int, failures: int, seconds: float, latencies: list[float]
+    n: int,
+    emulator: dict[str, int],
+    errors: Errors,
+    seconds: float,
+    latencies: list[float],
+    client_stats: dict[str, int],
 ) -> dict[str, Any]:
+    """One expiry event. ``logins``: the login requests the emulator saw for it."""
     return {
         "callers": n,
-        "logins": logins,
-        "succeeded": n - failures,
-        "failed": failures,
+        "logins": emulator["login_attempts"],
+        "succeeded": n - errors.count,
+        "failed": errors.count,
+        "errors": errors.as_list(),
         "seconds": seconds,
         "p50": percentile(latencies, 0.5),
         "p99": percentile(latencies, 0.99),
+        "emulator": emulator,
+        "client_stats": client_stats,
     }
 
 
 def steady_result(
-    latencies: list[float], failures: int, wall: float, cpu: float, emulator_cpu: float
+    latencies: list[float], errors: Errors, wall: float, cpu: float, emulator_cpu: float
 ) -> dict[str, Any]:
     count = len(latencies)
     return {
         "requests": count,
-        "failed": failures,
+        "failed": errors.count,
+        "errors": errors.as_list(),
         "seconds": wall,
         "rps": count / wall if wall > 0 else 0.0,
         "cpu_s": cpu,

@@ -18,8 +18,12 @@ CPU is read from ``/proc``. Results: a markdown table and a JSON file under
 
 ``--quick`` (CI): N in {10, 1000} coroutines and {10, 64} threads, 600 steady requests,
 one expiry event per row; well under 2 minutes on 2 cores. Exit status 1 when an aioneo
-client needed other than exactly one login for an expiry event, or lost a call in a
-storm; the baselines' figures never change the exit status.
+client needed other than exactly one login for an expiry event, lost a call (storm or
+steady phase), or its worker failed; each such row is then printed as one block on stderr
+(the row, logins per expiry event against the one expected, the errors its callers got by
+type with an example, what the emulator and the client counted, the run's parameters).
+The baselines' figures never change the exit status, nor does a baseline worker that
+fails (its row is left out, with a message).
 """
 
 from __future__ import annotations
@@ -118,19 +122,34 @@ class EmulatorProcess:
             self.proc.wait()
 
 
+class WorkerError(RuntimeError):
+    """A worker ended without results: exit status, timeout or unreadable output."""
+
+    def __init__(self, spec: dict[str, Any], why: str, stderr: str) -> None:
+        self.client, self.n, self.why = spec["client"], spec.get("n"), why
+        self.stderr_tail = "\n".join((stderr or "").strip().splitlines()[-15:])
+        super().__init__(f"worker {self.client} N={self.n} {why}:\n{self.stderr_tail}")
+
+
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, str(HERE / "_worker.py"), json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=worker_env(),
-        timeout=WORKER_TIMEOUT,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, str(HERE / "_worker.py"), json.dumps(spec)],
+            capture_output=True,
+            text=True,
+            env=worker_env(),
+            timeout=WORKER_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        raise WorkerError(spec, f"was killed after {WORKER_TIMEOUT} s", stderr) from None
     if result.returncode != 0 or not result.stdout.strip():
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise RuntimeError(f"worker {spec['client']} N={spec.get('n')} failed:\n{tail}")
-    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+        raise WorkerError(spec, f"failed (exit status {result.returncode})", result.stderr)
+    try:
+        data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    except json.JSONDecodeError:
+        raise WorkerError(spec, "printed no JSON result", result.stderr) from None
     return data
 
 
@@ -148,9 +167,109 @@ def storm_figures(row: dict[str, Any], ideal: float, round_trip: float, login: f
 
 
 def worst_storm(row: dict[str, Any]) -> dict[str, Any]:
-    """The storm with the most logins, then the slowest (the one a reader should see)."""
+    """The storm furthest from one login, then with the most failed calls, then the
+    slowest (the one a reader should see)."""
     storms: list[dict[str, Any]] = row["storms"]
-    return max(storms, key=lambda s: (abs(s["logins"] - 1), s["seconds"]))
+    return max(storms, key=lambda s: (abs(s["logins"] - 1), s["failed"], s["seconds"]))
+
+
+# -- pass / fail ------------------------------------------------------------------------------
+
+
+def row_failed(row: dict[str, Any]) -> bool:
+    """An aioneo row fails on anything but one login per expiry event, or a lost call."""
+    return any(s["logins"] != 1 or s["failed"] for s in row["storms"]) or bool(
+        row["steady"]["failed"]
+    )
+
+
+def error_lines(errors: list[dict[str, Any]], indent: str) -> list[str]:
+    return [f"{indent}{e['count']} x {e['type']}: {e['example']}" for e in errors]
+
+
+def counts(values: dict[str, int]) -> str:
+    """``login_attempts 1, login_failures 1`` (the counters that moved), or ``nothing``."""
+    return ", ".join(f"{k} {v}" for k, v in values.items() if v) or "nothing"
+
+
+def failure_block(row: dict[str, Any], params: list[str]) -> list[str]:
+    """One block that explains a failed aioneo row."""
+    what = "coroutines" if row["kind"] == "coroutines" else "threads"
+    lines = [
+        f"FAILED: {LABELS[row['client']]} ({row['client']}), N={row['n']} {what}, "
+        f"{row['connections']} connections",
+        "  logins per expiry event: "
+        + "/".join(str(s["logins"]) for s in row["storms"])
+        + " (expected exactly 1 each)",
+    ]
+    for index, storm in enumerate(row["storms"], 1):
+        bad = storm["logins"] != 1 or storm["failed"]
+        lines.append(
+            f"  expiry event {index} of {len(row['storms'])}: {storm['logins']} login(s)"
+            f"{' (expected 1)' if storm['logins'] != 1 else ''}, {storm['succeeded']} of "
+            f"{storm['callers']} calls succeeded, {storm['failed']} failed, "
+            f"{storm['seconds']:.2f} s (p50 {ms(storm['p50'])} ms, p99 {ms(storm['p99'])} ms)"
+            + ("" if bad else ": ok")
+        )
+        if not bad:
+            continue
+        if storm["errors"]:
+            lines.append("    errors by type (count x type: first message):")
+            lines += error_lines(storm["errors"], "      ")
+        lines.append(f"    emulator counted: {counts(storm['emulator'])}")
+        lines.append(f"    client counted: {counts(storm['client_stats'])}")
+    steady = row["steady"]
+    lines.append(
+        f"  steady phase: {steady['requests'] - steady['failed']} of {steady['requests']} "
+        f"calls succeeded, {steady['failed']} failed, {steady['seconds']:.2f} s"
+    )
+    if steady["errors"]:
+        lines.append("    errors by type (count x type: first message):")
+        lines += error_lines(steady["errors"], "      ")
+    lines.append(
+        f"  worker: TOTP steps ahead {row.get('step')}, peak RSS "
+        f"{row['rss_peak_kib'] / 1024:.0f} MiB"
+    )
+    return lines + ["  run: " + params[0]] + ["       " + p for p in params[1:]]
+
+
+def crash_block(error: WorkerError, params: list[str]) -> list[str]:
+    """One block for an aioneo worker (or the calibration) that ended without results."""
+    label = LABELS.get(error.client, error.client)
+    lines = [f"FAILED: {label} ({error.client}), N={error.n}: the worker {error.why}"]
+    lines.append("  its stderr, last lines:")
+    lines += ["    " + line for line in (error.stderr_tail or "(empty)").splitlines()]
+    return lines + ["  run: " + params[0]] + ["       " + p for p in params[1:]]
+
+
+def run_parameters(
+    command: str, plan: dict[str, Any], latency: float, info: dict[str, Any], started: float
+) -> list[str]:
+    """What a failure report needs to be re-run and judged: the command and the setting."""
+    from _serve import LOGIN_LATENCY, VALIDATE_LATENCY
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    return [
+        f"command `{command}`; {plan['storms']} expiry event(s) per row, "
+        f"{plan['requests']} steady requests per row, coroutines "
+        f"{','.join(map(str, plan['coroutines']))}, threads "
+        f"{','.join(map(str, plan['threads']))}",
+        f"emulator: login {LOGIN_LATENCY * 1000:.0f} ms, validate "
+        f"{VALIDATE_LATENCY * 1000:.0f} ms, other calls {latency * 1000:g} ms, server "
+        f"{info.get('backend', '?')}, idle keep-alive {info.get('keep_alive')} s, no rate limit",
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
+        f"{load[2]:.2f} (1/5/15 min), Python {platform.python_version()}, aioneo "
+        f"{version('aioneo')}, httpx {version('httpx')}; "
+        f"{time.perf_counter() - started:.0f} s into the run",
+    ]
+
+
+def error_summary(storm: dict[str, Any]) -> str:
+    """`` (1000 x aioneo.TransientLoginError)`` for a progress line; empty when none."""
+    errors = storm.get("errors") or []
+    if not errors:
+        return ""
+    return " (" + ", ".join(f"{e['count']} x {e['type']}" for e in errors[:2]) + ")"
 
 
 def find(rows: list[dict[str, Any]], client: str, n: int) -> dict[str, Any] | None:
@@ -262,7 +381,8 @@ def markdown(doc: dict[str, Any]) -> str:
         f"- emulator: one separate process (`benchmarks/_serve.py`, uvicorn, h11), latency "
         f"login {meta['latency']['login'] * 1000:.0f} ms, validate "
         f"{meta['latency']['validate'] * 1000:.0f} ms, every other call "
-        f"{meta['latency']['request'] * 1000:.0f} ms; no rate limit on either side",
+        f"{meta['latency']['request'] * 1000:.0f} ms; no rate limit on either side; idle "
+        f"keep-alive {meta['emulator_server']['keep_alive']} s",
         f"- measured idle: one login {cal['login']:.3f} s, one round trip "
         f"{cal['round_trip'] * 1000:.1f} ms; **ideal recovery = {ideal:.3f} s** (one login "
         "plus one round trip)",
@@ -308,6 +428,32 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {row['rss_peak_kib'] / 1024:.1f} "
             f"| {(row['rss_peak_kib'] - row['rss_start_kib']) / 1024:.1f} |"
         )
+    errored = [
+        (row, phase, e)
+        for row in doc["rows"]
+        for phase, errors in [
+            *((f"expiry event {i}", s.get("errors", [])) for i, s in enumerate(row["storms"], 1)),
+            ("steady", row["steady"].get("errors", [])),
+        ]
+        for e in errors
+    ]
+    if errored:
+        lines += [
+            "",
+            "## Errors callers got",
+            "",
+            "By type, with the first message of each (the naive client and the SDK fail by "
+            "design; an aioneo row here fails the run).",
+            "",
+            "| client | N | phase | count | error | first message |",
+            "|---|---:|---|---:|---|---|",
+        ]
+        for row, phase, e in errored:
+            example = e["example"].replace("|", "\\|")
+            lines.append(
+                f"| {LABELS[row['client']]} | {row['n']} | {phase} | {e['count']} "
+                f"| {e['type']} | {example} |"
+            )
     lines += ["", "## Targets (issue 6)", "", "| target | status | measured |", "|---|---|---|"]
     for target in doc["targets"]:
         lines.append(f"| {target['target']} | {target['status']} | {target['detail']} |")
@@ -433,6 +579,12 @@ def main(argv: list[str] | None = None) -> int:
     log(f"aioneo benchmark ({mode}): {len(jobs)} rows, emulator latency {args.latency * 1000:g} ms")
     emulator = EmulatorProcess(args.latency)
     info = emulator.info
+    if info.get("backend") == "uvicorn" and not (info.get("keep_alive") or 0) > 60:
+        log(
+            f"warning: the emulator's idle keep-alive is {info.get('keep_alive')} s, not "
+            "600 s: a request can meet the server closing its connection (see _serve.py)"
+        )
+    command = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
     base = {
         "url": info["url"],
         "emulator_pid": info["pid"],
@@ -444,8 +596,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     step = 1
     rows: list[dict[str, Any]] = []
+    crashed: list[WorkerError] = []
     try:
-        cal = run_worker({**base, "client": "calibrate", "n": 0, "step": step})
+        try:
+            cal = run_worker({**base, "client": "calibrate", "n": 0, "step": step})
+        except WorkerError as exc:
+            params = run_parameters(command, plan, args.latency, info, started)
+            log("\n".join(crash_block(exc, params)))
+            return 1
         step += 5
         cal["ideal"] = cal["login"] + cal["round_trip"]
         log(
@@ -453,24 +611,39 @@ def main(argv: list[str] | None = None) -> int:
             f" ms, ideal recovery {cal['ideal']:.3f} s"
         )
         for index, (client, n) in enumerate(jobs, 1):
-            row = run_worker({**base, "client": client, "n": n, "step": step})
+            spec = {**base, "client": client, "n": n, "step": step}
             step += plan["storms"] + 4
+            try:
+                row = run_worker(spec)
+            except WorkerError as exc:
+                if client in AIONEO_CLIENTS:
+                    crashed.append(exc)
+                    log(f"[{index:>2}/{len(jobs)}] {client:<12} N={n:<5} FAILED: {exc.why}")
+                else:
+                    log(
+                        f"[{index:>2}/{len(jobs)}] {client:<12} N={n:<5} left out: the "
+                        f"baseline's worker {exc.why} (does not change the exit status)\n"
+                        + exc.stderr_tail
+                    )
+                continue
+            row["step"] = spec["step"]
             storm_figures(row, cal["ideal"], cal["round_trip"], cal["login"])
             rows.append(row)
             storm, steady = worst_storm(row), row["steady"]
             log(
                 f"[{index:>2}/{len(jobs)}] {client:<12} N={n:<5} storm: "
                 f"logins {'/'.join(str(s['logins']) for s in row['storms'])}, "
-                f"{storm['succeeded']}/{storm['callers']} ok, {storm['seconds']:.2f} s | "
+                f"{storm['succeeded']}/{storm['callers']} ok{error_summary(storm)}, "
+                f"{storm['seconds']:.2f} s | "
                 f"steady: {steady['rps']:.0f} req/s, {steady['cpu_per_1k']:.2f} CPU s/1k, "
                 f"emulator busy {steady['emulator_utilisation']:.2f}, "
                 f"peak RSS {row['rss_peak_kib'] / 1024:.0f} MiB "
                 f"({time.perf_counter() - started:.0f} s)"
             )
+        params = run_parameters(command, plan, args.latency, info, started)
     finally:
         emulator.stop()
 
-    command = " ".join(["python benchmarks/run.py", *(sys.argv[1:] if argv is None else argv)])
     doc: dict[str, Any] = {
         "meta": {
             "mode": mode,
@@ -485,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
                 "validate": VALIDATE_LATENCY,
                 "request": args.latency,
             },
+            "emulator_server": {k: info.get(k) for k in ("backend", "keep_alive")},
             "requests": plan["requests"],
             "storms": plan["storms"],
             "seconds": time.perf_counter() - started,
@@ -495,6 +669,10 @@ def main(argv: list[str] | None = None) -> int:
         },
         "calibration": cal,
         "rows": rows,
+        "failed_workers": [
+            {"client": e.client, "n": e.n, "why": e.why, "stderr_tail": e.stderr_tail}
+            for e in crashed
+        ],
     }
     doc["targets"] = check_targets(rows, cal["ideal"])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -513,17 +691,12 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(text)
 
-    failed = [
-        f"{r['client']} N={r['n']}: logins {[s['logins'] for s in r['storms']]}, "
-        f"failed calls {[s['failed'] for s in r['storms']]}"
-        for r in rows
-        if r["client"] in AIONEO_CLIENTS
-        and any(s["logins"] != 1 or s["failed"] for s in r["storms"])
-    ]
-    if failed:
-        log("FAILED: an aioneo client did not recover with exactly one login:")
-        for line in failed:
-            log("  " + line)
+    failed = [r for r in rows if r["client"] in AIONEO_CLIENTS and row_failed(r)]
+    if failed or crashed:
+        blocks = [failure_block(r, params) for r in failed]
+        blocks += [crash_block(e, params) for e in crashed]
+        log("")
+        log("\n\n".join("\n".join(block) for block in blocks))
         return 1
     return 0
 
