@@ -71,7 +71,6 @@ from ._core._persist import (
     should_adopt,
 )
 from ._core._policy import (
-    Failure,
     StepKind,
     after_failure,
     after_reconcile,
@@ -891,8 +890,7 @@ class AsyncNeoClient:
         auth_retries = retries = forgiven = 0
         replayed = False
         while True:
-            failure: Failure | None = None
-            no_answer = NoResponse(Failure.RESET)  # replaced whenever ``failure`` is set
+            no_answer: NoResponse | None = None
             async with slots:
                 session = await self._current_session()
                 limiter = self._limiter
@@ -911,11 +909,11 @@ class AsyncNeoClient:
                 try:
                     response = await self._send(http, spec, session)
                 except NoResponse as exc:
-                    failure, no_answer = exc.failure, exc
-            if failure is not None:
+                    no_answer = exc
+            if no_answer is not None:
                 step = after_failure(
                     spec,
-                    failure,
+                    no_answer.failure,
                     retries=retries,
                     jitter=self._random.random(),
                     timeout=self._timeout,

@@ -79,7 +79,6 @@ from ._core._persist import (
     should_adopt,
 )
 from ._core._policy import (
-    Failure,
     StepKind,
     after_failure,
     after_reconcile,
@@ -1104,8 +1103,7 @@ class NeoClient:
         auth_retries = retries = forgiven = 0
         replayed = False
         while True:
-            failure: Failure | None = None
-            no_answer = NoResponse(Failure.RESET)  # replaced whenever ``failure`` is set
+            no_answer: NoResponse | None = None
             with self._slots:
                 session = self._current_session()
                 limiter = self._limiter
@@ -1121,11 +1119,11 @@ class NeoClient:
                 try:
                     response = self._send(http, spec, session)
                 except NoResponse as exc:
-                    failure, no_answer = exc.failure, exc
-            if failure is not None:
+                    no_answer = exc
+            if no_answer is not None:
                 step = after_failure(
                     spec,
-                    failure,
+                    no_answer.failure,
                     retries=retries,
                     jitter=self._random.random(),
                     timeout=self._timeout,
