@@ -255,3 +255,25 @@ def test_help_documents_the_env_options(flag: str, tmp_path: Path) -> None:
     result = run(["-m", "aioneo.testing", "serve", "--help"], cli_env(None, tmp_path))
     assert result.returncode == 0
     assert flag in result.stdout
+
+
+def test_serve_advertises_its_feeds_and_the_market_feed_answers(tmp_path: Path) -> None:
+    from websockets.sync.client import connect
+
+    with _foreground("--tick-rate", "50", "--feed-auth-failure", "close") as process:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())
+        banner = "\n".join(_banner(process))
+        assert info["market_feed_url"] == "ws" + info["url"][4:] + "/apifeed"
+        assert info["order_feed_url"] == "ws" + info["url"][4:] + "/realtime"
+        assert info["market_feed_url"] in banner
+        assert "tick rate       50 steps/s" in banner
+        with connect(info["market_feed_url"]) as ws:
+            ws.send(
+                json.dumps({"user": info["ucc"], "auth": "no-such-sid", "format": "native_batch"})
+            )
+            with pytest.raises(Exception, match="1008"):  # --feed-auth-failure close
+                ws.recv(timeout=5)
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=20)
+    assert process.returncode == 0

@@ -43,7 +43,9 @@ from aioneo.testing._config import (
     EmulatorConfig,
     Fault,
 )
+from aioneo.testing._feeds import FeedControls, SentPacket
 from aioneo.testing._server import EmulatorServer, RoutingTransport
+from aioneo.testing._trading_market import FeedSnapshot
 from aioneo.testing._sync_transport import EmulatorSyncTransport
 
 __all__ = [
@@ -59,8 +61,11 @@ __all__ = [
     "EmulatorSyncTransport",
     "EmulatorTransport",
     "Fault",
+    "FeedControls",
+    "FeedSnapshot",
     "Hold",
     "RecordedRequest",
     "RoutingTransport",
+    "SentPacket",
     "StepClock",
 ]

@@ -7,6 +7,7 @@ people:
   Ctrl-C or SIGTERM (exit status 0)::
 
       {"url": ..., "login_url": ..., "base_url": ..., "control_url": ...,
+       "market_feed_url": ..., "order_feed_url": ...,
        "consumer_key": ..., "mobile_number": ..., "ucc": ..., "mpin": ..., "totp_secret": ...}
 
 * ``serve --env``: stdout is shell ``export`` lines for every variable
@@ -117,6 +118,23 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a new validate revokes the UCC's older trade sessions",
     )
+    serve.add_argument(
+        "--tick-rate",
+        type=float,
+        default=2.0,
+        help="random-walk steps per second of each live instrument; 0 keeps prices still (2)",
+    )
+    serve.add_argument(
+        "--feed-auth-failure",
+        choices=("reply", "close"),
+        default="reply",
+        help="a dead session's feed auth: refused in a reply, or closed with 1008 (reply)",
+    )
+    serve.add_argument(
+        "--keep-feeds-on-expiry",
+        action="store_true",
+        help="an expired session's feed sockets keep streaming (default: closed with 1008)",
+    )
     serve.add_argument("--seed", type=int, default=0, help="seed for tokens and order numbers")
     serve.add_argument("--log-level", default="warning", help="uvicorn log level (warning)")
     serve.add_argument(
@@ -200,6 +218,9 @@ def _banner(server: EmulatorServer, config: EmulatorConfig, args: argparse.Names
             f"  rate limit      {rate}",
             f"  session TTL     {ttl}",
             f"  expiry status   HTTP {config.expiry_status} with code 900901",
+            f"  market feed     {server.emulator.feed_urls()['market']}",
+            f"  order feed      {server.emulator.feed_urls()['order']}",
+            f"  tick rate       {config.tick_rate:g} steps/s per live instrument",
         )
     )
 
@@ -227,6 +248,8 @@ def _foreground(server: EmulatorServer, config: EmulatorConfig, args: argparse.N
             "login_url": server.url,
             "base_url": server.emulator.base_url,
             "control_url": f"{server.url}/__emulator",
+            "market_feed_url": server.emulator.feed_urls()["market"],
+            "order_feed_url": server.emulator.feed_urls()["order"],
             **server.emulator.credentials.as_dict(),
         }
         print(json.dumps(info), flush=True)
@@ -317,6 +340,9 @@ def _main(argv: Sequence[str] | None) -> int:
             login_error_style=args.login_error_style,
             rate_limit=args.rate_limit,
             latency=KOTAK_LATENCY if args.latency == "kotak" else ZERO_LATENCY,
+            tick_rate=args.tick_rate,
+            feed_auth_failure=args.feed_auth_failure,
+            feeds_close_on_expiry=not args.keep_feeds_on_expiry,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -44,6 +44,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -53,9 +54,10 @@ from aioneo.testing._auth import IST_OFFSET, TRADE, VIEW, Session, SessionStore,
 from aioneo.testing._clock import StepClock
 from aioneo.testing._config import ENDPOINTS, DemoCredentials, EmulatorConfig, Fault
 from aioneo.testing._control import handle_control
+from aioneo.testing._feeds import MARKET_PATH, ORDER_PATH, FeedControls, FeedHub
 from aioneo.testing._ratelimit import RateLimiter
 from aioneo.testing._routes import CONTROL_PREFIX, SCRIP_FILES, Guard, Route, resolve
-from aioneo.testing._trading import TradingBook
+from aioneo.testing._trading import FeedSnapshot, TradingBook, rupees_to_paise
 
 if TYPE_CHECKING:
     from aioneo.testing._sync_transport import EmulatorSyncTransport
@@ -409,7 +411,10 @@ class Emulator:
         self._totp = TotpVerifier()
         self._limiter = RateLimiter(self._config.rate_limit)
         self._book = TradingBook(
-            seed=seed, max_quotes=self._config.max_quotes, scrip_base_url=_SCRIP_PLACEHOLDER
+            seed=seed,
+            max_quotes=self._config.max_quotes,
+            scrip_base_url=_SCRIP_PLACEHOLDER,
+            tick_rate=self._config.tick_rate,
         )
         self._faults: dict[str, collections.deque[_QueuedFault]] = {}
         self._holds: dict[str, list[Hold]] = {}
@@ -435,6 +440,7 @@ class Emulator:
         self._control_holds: dict[int, Hold] = {}
         # Latency and fault delays sleep through this, so tests can observe them.
         self._sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._feeds = FeedHub(self)
 
     def __repr__(self) -> str:
         return f"Emulator(login_url={self.login_url!r}, base_url={self.base_url!r})"
@@ -445,6 +451,23 @@ class Emulator:
     def app(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         """The ASGI application (``async (scope, receive, send) -> None``)."""
         return self.__call__
+
+    @property
+    def feeds(self) -> FeedControls:
+        """Faults and counters of the two websocket feeds (served on loopback only)."""
+        return self._feeds.controls
+
+    def feed_urls(self) -> dict[str, str]:
+        """The feed URLs (``market``, ``order``) clients are pointed at, as ``ws://``.
+
+        Only while served on loopback (:class:`~aioneo.testing.EmulatorServer`); the
+        in-process transport carries no websockets.
+        """
+        origin = self._served_url
+        if origin is None:
+            raise RuntimeError("the feeds are served on loopback only: use EmulatorServer")
+        ws = "ws" + origin.removeprefix("http")
+        return {"market": ws + MARKET_PATH, "order": ws + ORDER_PATH}
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -517,6 +540,8 @@ class Emulator:
                 self._limiter = RateLimiter(new.rate_limit)
             if new.max_quotes != self._config.max_quotes:
                 self._book.max_quotes = new.max_quotes
+            if new.tick_rate != self._config.tick_rate:
+                self._book.set_tick_rate(new.tick_rate, self._clock())
             if new.max_recorded != self._config.max_recorded:
                 self._records = collections.deque(self._records, maxlen=new.max_recorded)
             self._config = new
@@ -529,12 +554,16 @@ class Emulator:
         sessions were expired.
         """
         with self._lock:
-            return self._sessions.end("expired", ucc=ucc, now=self._clock())
+            count = self._sessions.end("expired", ucc=ucc, now=self._clock())
+        self._feeds.check_sessions()
+        return count
 
     def revoke_sessions(self, ucc: str | None = None) -> int:
         """Revoke sessions as a consumer-key reset would; same wire effect as expiry."""
         with self._lock:
-            return self._sessions.end("revoked", ucc=ucc, now=self._clock())
+            count = self._sessions.end("revoked", ucc=ucc, now=self._clock())
+        self._feeds.check_sessions()
+        return count
 
     def inject_fault(
         self,
@@ -627,7 +656,46 @@ class Emulator:
     def orders(self) -> list[dict[str, Any]]:
         """The order book rows of every account, as the order-book endpoint shows them."""
         with self._lock:
-            return [dict(row) for row in self._book.order_rows()]
+            return [dict(row) for row in self._book.order_rows(now=self._clock())]
+
+    # ------------------------------------------------------- the moving market (tests)
+
+    def set_price(self, instrument: str, price: Decimal | str | int | float) -> None:
+        """Move ``instrument`` to ``price`` rupees now; its random walk goes on from there.
+
+        ``instrument``: ``"nse_cm|11536"``, ``"nse_cm|TCS-EQ"``, a trading symbol
+        (``"TCS-EQ"``) or an index name (``"Nifty 50"``). ``price``: rupees, at most two
+        decimals, a multiple of the instrument's tick and within its circuit limits.
+        Resting orders the new price crosses fill at once, at that price; REST quotes,
+        positions and the feeds show it from now on. The instrument stays live (walks at
+        ``tick_rate``; set ``configure(tick_rate=0)`` to keep the price still). Bad input
+        raises ``ValueError`` naming the field, the value and what is allowed.
+        """
+        now = self._clock()
+        seg, token = self._book.resolve(instrument, now)
+        self._book.set_price(seg, token, rupees_to_paise(price), now)
+
+    def push_tick(
+        self, instrument: str, price: Decimal | str | int | float, *, qty: int | None = None
+    ) -> None:
+        """An exact trade print: ``qty`` units (default one lot) of ``instrument`` at ``price``.
+
+        Like :meth:`set_price`, and the market feed's next packet for the instrument
+        carries exactly this LTP, last traded quantity and time (until the walk's next
+        step, ``1 / tick_rate`` seconds later; never, with ``tick_rate=0``).
+        """
+        now = self._clock()
+        seg, token = self._book.resolve(instrument, now)
+        self._book.push_tick(seg, token, rupees_to_paise(price), now, qty=qty)
+
+    def market_snapshot(self, instrument: str) -> FeedSnapshot:
+        """What the market feed would send for ``instrument`` now (integer paise)."""
+        now = self._clock()
+        seg, token = self._book.resolve(instrument, now)
+        snap = self._book.snapshot(seg, token, now)
+        if snap is None:  # pragma: no cover - resolve() found it a moment ago
+            raise ValueError(f"instrument={instrument!r} is not known")
+        return snap
 
     def _check_endpoint(self, endpoint: str) -> None:
         if endpoint not in ENDPOINTS:
@@ -651,9 +719,10 @@ class Emulator:
         if kind == "lifespan":
             await _lifespan(receive, send)
             return
-        if kind != "http":  # websockets are not emulated
-            if kind == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
+        if kind == "websocket":
+            await self._feeds.serve(scope, receive, send)
+            return
+        if kind != "http":
             return
         headers: dict[str, str] = {}
         for name, value in scope.get("headers", ()):
@@ -846,7 +915,7 @@ class Emulator:
                 assert session is not None
                 return self._validate(request, session, config, now)
             if endpoint == "config":
-                return _json(200, {"data": {"configs": {}}})
+                return _json(200, {"data": {"configs": self._feed_configs(config)}})
             if endpoint == "scrip_file":
                 csv = self._book.scrip_csv(route.params["segment"], now=now)
                 if csv is None:
@@ -960,7 +1029,33 @@ class Emulator:
         self._counts["logins"] += 1
         data = _profile(session, config, kind="Trade")
         data["baseUrl"] = self.base_url
+        if config.advertise_feeds in ("both", "validate") and self._served_url is not None:
+            data["feedUrl"] = self._served_url + MARKET_PATH
+            data["rtUrl"] = self._served_url + ORDER_PATH
         return _json(200, {"data": data})
+
+    def _feed_configs(self, config: EmulatorConfig) -> dict[str, str]:
+        """The config service's ``configs`` (``kotak-neo-api.md`` 1.4): the data
+        center's broadcast source and its endpoints, as ``http://`` URLs as Kotak's are
+        (``https://`` there; clients rewrite the scheme to ``ws``/``wss``)."""
+        if config.advertise_feeds not in ("both", "config") or self._served_url is None:
+            return {}
+        dc, source = config.data_center, config.broadcast_source
+        return {
+            f"{dc}_broadcast_source": source,
+            f"{dc}_{source}_broadcast_endpoint": self._served_url + MARKET_PATH,
+            f"{dc}_{source}_interactive_endpoint": self._served_url + ORDER_PATH,
+        }
+
+    def _feed_session_by_sid(self, ucc: str, sid: str) -> Session | None:
+        """The live trade session of ``ucc`` holding ``sid`` (market-feed auth)."""
+        with self._lock:
+            return self._sessions.lookup_sid(sid, ucc=ucc, kind=TRADE, now=self._clock())
+
+    def _feed_session_by_token(self, token: str, sid: str) -> Session | None:
+        """The live trade session holding ``token`` and ``sid`` (order-feed auth)."""
+        with self._lock:
+            return self._sessions.lookup(token, sid, kind=TRADE, now=self._clock())
 
     def _prune(self, now: float) -> None:
         """Every 256 logins, forget dead sessions and their rate-limit buckets."""

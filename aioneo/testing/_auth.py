@@ -127,6 +127,14 @@ class SessionStore:
             return None
         return session
 
+    def lookup_sid(self, sid: str, *, ucc: str, kind: str, now: float) -> Session | None:
+        """The usable session of ``kind`` and ``ucc`` holding ``sid``, else ``None``."""
+        for session in self._by_token.values():
+            usable = session.kind == kind and session.ucc == ucc and session.usable(now)
+            if usable and hmac.compare_digest(session.sid, sid):
+                return session
+        return None
+
     def end(
         self,
         reason: str,

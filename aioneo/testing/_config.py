@@ -85,6 +85,10 @@ DEMO_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 EXPIRY_STATUSES = (401, 403, 200)
 LOGIN_ERROR_STYLES = ("4xx", "200")
+#: How a refused feed auth is answered (see ``EmulatorConfig.feed_auth_failure``).
+FEED_AUTH_FAILURES = ("reply", "close")
+#: Where the feed URLs are advertised (see ``EmulatorConfig.advertise_feeds``).
+FEED_ADVERTISING = ("both", "config", "validate", "none")
 
 
 class Fault(enum.StrEnum):
@@ -162,7 +166,21 @@ class EmulatorConfig:
     ``latency``: seconds added to each endpoint's answer; endpoints not named get 0.
     See :data:`ZERO_LATENCY` and :data:`KOTAK_LATENCY`.
     ``max_quotes``: instruments allowed per quotes call.
+    ``tick_rate``: random-walk steps per second of each live instrument (subscribed on a
+    feed, holding a resting order, or given a price); 0 keeps prices where
+    ``set_price``/``push_tick`` put them; at most 1,000,000.
     ``max_recorded``: how many recorded requests are kept (oldest dropped first).
+
+    Feeds (``aioneo.testing._feeds``): ``feed_auth_failure``: how a feed auth with a dead
+    or unknown session is answered: ``"reply"`` (market feed: a 1119 reply with
+    ``"format": "native_fallback"``; order feed: ``{"ak":"nk",...,"Authentication
+    Failed"}``; the socket stays open) or ``"close"`` (the same reply on the order feed,
+    then both close with 1008). ``feeds_close_on_expiry``: when a session ends (expired,
+    revoked, logged out), its feed sockets are closed with 1008; ``False`` leaves them
+    streaming until they reconnect. ``advertise_feeds``: where clients learn the feed URLs:
+    ``"both"`` (the config service ``/5config/config`` and validate's ``feedUrl``/``rtUrl``),
+    ``"config"``, ``"validate"`` or ``"none"``. ``broadcast_source``: the source the config
+    service names for the data center (Kotak: ``"sh"`` or ``"ks"``).
     """
 
     consumer_key: str = dataclasses.field(default=DEMO_CONSUMER_KEY, repr=False)
@@ -184,7 +202,12 @@ class EmulatorConfig:
         default_factory=lambda: ZERO_LATENCY, hash=False
     )
     max_quotes: int = 50
+    tick_rate: float = 2.0  # the moving market (aioneo.testing._trading_walk)
     max_recorded: int = 10_000
+    feed_auth_failure: str = "reply"
+    feeds_close_on_expiry: bool = True
+    advertise_feeds: str = "both"
+    broadcast_source: str = "sh"
 
     def __post_init__(self) -> None:
         _check_text("consumer_key", self.consumer_key, secret=True)
@@ -239,7 +262,20 @@ class EmulatorConfig:
         _check_positive_or_none("rate_limit", self.rate_limit)
         object.__setattr__(self, "latency", _check_latency(self.latency))
         _check_int("max_quotes", self.max_quotes, minimum=1)
+        _check_tick_rate(self.tick_rate)
         _check_int("max_recorded", self.max_recorded, minimum=0)
+        if self.feed_auth_failure not in FEED_AUTH_FAILURES:
+            raise ValueError(
+                f"feed_auth_failure={self.feed_auth_failure!r} is not allowed: pass "
+                "'reply' (native_fallback / Authentication Failed) or 'close' (close with 1008)"
+            )
+        _check_bool("feeds_close_on_expiry", self.feeds_close_on_expiry)
+        if self.advertise_feeds not in FEED_ADVERTISING:
+            raise ValueError(
+                f"advertise_feeds={self.advertise_feeds!r} is not allowed: pass one of "
+                f"{', '.join(FEED_ADVERTISING)}"
+            )
+        _check_text("broadcast_source", self.broadcast_source)
 
     def replace(self, **changes: Any) -> EmulatorConfig:
         """A copy with ``changes`` applied and validated; unknown names raise ``ValueError``."""
@@ -289,6 +325,19 @@ def _check_positive_or_none(name: str, value: object) -> None:
         or value <= 0
     ):
         raise ValueError(f"{name}={value!r} is not allowed: pass a number > 0, or None")
+
+
+def _check_tick_rate(value: object) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= 1_000_000
+    ):
+        raise ValueError(
+            f"tick_rate={value!r} is not allowed: pass a number of walk steps per second per "
+            "live instrument from 0 (prices move only when set) to 1000000"
+        )
 
 
 def _check_base32(secret: object) -> None:

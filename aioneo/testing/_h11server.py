@@ -4,8 +4,9 @@
 beyond aioneo's runtime dependencies: ``python -m aioneo.testing serve`` works after a
 plain ``pip install aioneo``. It implements just what the emulator's app needs: one ASGI
 ``http`` request per exchange, keep-alive, bodies with ``Content-Length`` or chunked,
-``http.disconnect`` when the client goes away, and :class:`ConnectionDropped` closing the
-connection without an answer. No TLS, no websockets, no HTTP/2. uvicorn is used instead
+``http.disconnect`` when the client goes away, :class:`ConnectionDropped` closing the
+connection without an answer, and ASGI websockets (the feeds) through
+:mod:`._wsbridge`. No TLS, no HTTP/2. uvicorn is used instead
 whenever it is installed (it is in the ``emulator`` and ``dev`` extras).
 
 It mimics the three members of ``uvicorn.Server`` that :class:`EmulatorServer` uses:
@@ -26,6 +27,7 @@ from typing import Any
 import h11
 
 from aioneo.testing._app import ConnectionDropped, Message, Receive, Scope, Send
+from aioneo.testing._wsbridge import is_upgrade, serve_websocket
 
 __all__ = ["H11Server"]
 
@@ -123,6 +125,24 @@ class H11Server:
         raw_path, _, query = target.partition("?")
         peer = writer.get_extra_info("peername")
         local = writer.get_extra_info("sockname")
+        if is_upgrade(request) and request.method == b"GET":
+            ws_scope: Scope = {
+                "type": "websocket",
+                "asgi": {"version": "3.0", "spec_version": "2.3"},
+                "http_version": "1.1",
+                "scheme": "ws",
+                "path": urllib.parse.unquote(raw_path),
+                "raw_path": raw_path.encode("latin-1"),
+                "query_string": query.encode("latin-1"),
+                "root_path": "",
+                "headers": [(name.lower(), value) for name, value in request.headers],
+                "client": tuple(peer[:2]) if peer else None,
+                "server": tuple(local[:2]) if local else None,
+                "subprotocols": [],
+            }
+            leftover, _closed = conn.trailing_data
+            await serve_websocket(self._app, ws_scope, request, leftover, reader, writer)
+            return False
         scope: Scope = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},

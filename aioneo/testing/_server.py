@@ -210,6 +210,11 @@ class EmulatorServer:
             timeout_graceful_shutdown=2,
             proxy_headers=False,
             server_header=False,
+            # The feeds: websockets' sans-IO implementation (the default one is built on
+            # websockets' deprecated legacy API and warns).
+            ws="websockets-sansio",
+            ws_max_size=1 << 20,
+            ws_ping_interval=None,
         )
         return uvicorn.Server(config)
 
@@ -254,6 +259,12 @@ class EmulatorServer:
         thread, server = self._thread, self._server
         self.emulator.release_all()
         if thread is not None and server is not None:
+            # Close the feeds first (1001 "going away"), so neither server waits for them.
+            feeds = self.emulator.feeds
+            if feeds.drop(code=1001, reason="emulator stopping"):
+                deadline = time.monotonic() + 2.0
+                while feeds.connections() and time.monotonic() < deadline:
+                    time.sleep(0.01)
             server.should_exit = True
             thread.join(self._startup_timeout)
         self._thread = None

@@ -24,9 +24,34 @@ The order state machine (all transitions happen inside the call that causes them
             put order req received -> validation pending -> rejected   (RMS: not enough cash)
     modify: open -> modified -> open (-> complete / cancelled as above)
     cancel: open -> cancelled
+    walk:   open -> complete    a resting L / SL / SL-M (not AMO) whose price the market
+                                crosses (filled at the crossing price, see below)
 
-A resting order never fills by itself later (there is no background matching): modify it
-to a marketable price to fill it. Fills are whole (no partial fills).
+Resting orders fill from the moving market (see "The moving market" below), at the first
+walk step that reaches them or at a jump (``set_price`` / ``push_tick``) that crosses them.
+Fills are whole (no partial fills). An SL whose trigger is met but whose limit is not stays
+``open`` (Kotak's "trigger pending" is not modelled) and from then on waits as a limit
+order. AMO orders are never matched by the walk (there is no pre-open session): they rest
+until modified with ``am=NO`` or cancelled.
+
+The moving market: an instrument is *live* while a feed subscription (:meth:`activate`,
+reference counted), a resting order, or a price given by a test (:meth:`set_price`,
+:meth:`push_tick`; for good) holds it. A live instrument walks at :attr:`tick_rate` steps
+per second, at any hour (a paper-trading venue is used most at night; prices of
+instruments never live still follow the sine model, frozen outside the session), by the
+seeded walk of :mod:`aioneo.testing._trading_walk`; an instrument that stops being live
+keeps its walked price and walks on from it when live again. Every public call first walks
+the market up to its ``now`` (so REST, snapshots and fills agree at the same ``now``);
+time never runs back: a call with an earlier ``now`` than one already seen sees the
+latest state. A walk fill happens at the time of its step (``t0 + n / rate``), so whether
+and when an order fills does not depend on how often anyone looks; one ``advance`` walks
+the live instruments one after another, so fills of different instruments within one
+call are not interleaved by time (trade ids follow that order).
+
+Order-feed events (:meth:`add_listener`): every status an order passes through is an
+``{"type": "order", "data": <its order-book row>}`` message and every fill also an
+``{"type": "position", "data": <its position row, all strings>}`` message; they are
+collected during a call and handed to the listeners at its end, under the lock.
 
 Money model (integer paise, per user): every user starts with :data:`OPENING_CASH`. A buy
 fill debits its value, a sell fill credits it; an open buy order blocks its value.
@@ -66,10 +91,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 
 from aioneo.testing._trading_market import (
     MAX_QUOTES,
     SEGMENTS,
+    FeedSnapshot,
     Instrument,
     Market,
     day_date,
@@ -79,8 +106,20 @@ from aioneo.testing._trading_market import (
     ist_day,
     to_paise,
 )
+from aioneo.testing._trading_walk import Tape
 
-__all__ = ["DEFAULT_SCRIP_BASE_URL", "OPENING_CASH", "TRADING_OPS", "TradingBook"]
+__all__ = [
+    "DEFAULT_SCRIP_BASE_URL",
+    "DEFAULT_TICK_RATE",
+    "MAX_TICK_RATE",
+    "OPENING_CASH",
+    "TRADING_OPS",
+    "FeedListener",
+    "FeedSnapshot",
+    "TradingBook",
+    "check_tick_rate",
+    "rupees_to_paise",
+]
 
 #: Cash every user starts with, in rupees.
 OPENING_CASH = 1_000_000
@@ -105,6 +144,14 @@ TRADING_OPS = (
     "option_chain",
     "historical",
 )
+
+#: Walk steps per second per live instrument (see :mod:`aioneo.testing._trading_walk`).
+DEFAULT_TICK_RATE = 2.0
+#: The highest tick rate accepted.
+MAX_TICK_RATE = 1_000_000.0
+
+#: ``fn(ucc, message)``: called under the book's lock for every order-feed event.
+FeedListener = Callable[[str, dict[str, object]], None]
 
 _IST = timezone(timedelta(hours=5, minutes=30))
 _OPENING_PAISE = OPENING_CASH * 100
@@ -144,6 +191,12 @@ class _Reject(Exception):
         super().__init__(status)
         self.status = status
         self.body = body
+
+
+def _finite(now: object) -> float:
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        raise ValueError(f"now={now!r} is not allowed: pass finite unix seconds")
+    return float(now)
 
 
 def _business(code: int, message: str, *, status: int = 200) -> _Reject:
@@ -229,6 +282,42 @@ def _jdata(data: Mapping[str, object] | None) -> Mapping[str, object]:
     return data
 
 
+def check_tick_rate(value: object) -> float:
+    """``value`` as a tick rate (steps per second, 0 to :data:`MAX_TICK_RATE`), or ValueError."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_TICK_RATE
+    ):
+        raise ValueError(
+            f"tick_rate={value!r} is not allowed: pass a number of walk steps per second per "
+            f"live instrument from 0 (prices move only when set) to {MAX_TICK_RATE:,.0f}"
+        )
+    return float(value)
+
+
+def rupees_to_paise(price: object, *, name: str = "price") -> int:
+    """A price in rupees (``Decimal``, ``str``, ``int`` or ``float``) as integer paise.
+
+    Raises ``ValueError`` naming ``name`` unless the price is finite, above 0 and has at
+    most two decimals (a float is read by its shortest repr: ``0.1`` is 10 paise).
+    """
+    allowed = "pass rupees above 0 with at most 2 decimals, e.g. Decimal('3450.05') or '3450.05'"
+    if isinstance(price, bool) or not isinstance(price, Decimal | str | int | float):
+        raise ValueError(f"{name}={price!r} is not allowed: {allowed}")
+    try:
+        value = Decimal(repr(price)) if isinstance(price, float) else Decimal(str(price).strip())
+    except InvalidOperation:
+        raise ValueError(f"{name}={price!r} is not allowed: {allowed}") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError(f"{name}={price!r} is not allowed: {allowed}")
+    paise = value * 100
+    if paise != paise.to_integral_value():
+        raise ValueError(f"{name}={price!r} is not allowed: {allowed}")
+    return int(paise)
+
+
 # --- time formats -----------------------------------------------------------------------
 
 
@@ -279,6 +368,7 @@ class _Order:
     ex_ord_id: str = "NA"
     ex_confirmed: str = "--"
     modifications: int = 0
+    triggered: bool = False  # an SL that met its trigger and now waits as a limit
     last_ns: int = 0
     row: dict[str, object] = field(default_factory=dict)
     history: list[dict[str, object]] = field(default_factory=list)  # oldest first
@@ -310,7 +400,7 @@ class _Account:
     fills: int = 0  # bumps on every fill
     book: tuple[int, list[dict[str, object]]] | None = None
     trade_rows: tuple[int, list[dict[str, object]]] | None = None
-    position_rows: tuple[int, int, list[dict[str, object]]] | None = None
+    position_rows: tuple[int, int, int, list[dict[str, object]]] | None = None
     holdings: list[tuple[Instrument, int, int]] | None = None  # (instrument, qty, avg paise)
 
     @property
@@ -366,10 +456,12 @@ class TradingBook:
         seed: int = 0,
         max_quotes: int = MAX_QUOTES,
         scrip_base_url: str = DEFAULT_SCRIP_BASE_URL,
+        tick_rate: float = DEFAULT_TICK_RATE,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
         self._check_max_quotes(max_quotes)
+        tick_rate = check_tick_rate(tick_rate)
         self._lock = threading.Lock()
         self._seed = seed
         self._max_quotes = max_quotes
@@ -378,8 +470,17 @@ class TradingBook:
         self._order_seq = rng.randrange(100_000, 900_000)
         self._exchange_seq = rng.randrange(100_000, 900_000)
         self._fill_seq = rng.randrange(10_000, 90_000)
-        self._market = Market(seed=seed)
+        self._market = Market(seed=seed, tick_rate=tick_rate)
         self._accounts: dict[str, _Account] = {}
+        # the moving market: open orders each live instrument holds (oldest first), the
+        # walk clock (latest ``now`` seen), instruments changed since the last advance()
+        self._resting: dict[tuple[str, str], list[_Order]] = {}
+        self._walk_now = -math.inf
+        self._changed: dict[tuple[str, str], None] = {}
+        self._price_epoch = 0
+        self._listeners: list[FeedListener] = []
+        self._events: list[tuple[str, dict[str, object]]] = []
+        self.listener_errors = 0
         self._orders: dict[str, _Order] = {}
         self._all_orders: list[_Order] = []
         self._tags: Counter[str] = Counter()
@@ -445,7 +546,12 @@ class TradingBook:
         """
         try:
             with self._lock:
-                return self._dispatch(op, str(ucc), float(now), data, path or {}, query or {})
+                try:
+                    when = float(now)
+                    self._catch_up(when)
+                    return self._dispatch(op, str(ucc), when, data, path or {}, query or {})
+                finally:
+                    self._flush()
         except _Reject as reject:
             return reject.status, reject.body
         except Exception as exc:  # a bug must not take the emulator down
@@ -460,15 +566,338 @@ class TradingBook:
         with self._lock:
             return dict(self._tags)
 
-    def order_rows(self) -> list[dict[str, object]]:
-        """Current order-book rows of every user, newest first (copies)."""
+    def order_rows(self, *, now: float | None = None) -> list[dict[str, object]]:
+        """Current order-book rows of every user, newest first (copies).
+
+        With ``now``, the market walks up to it first (fills included), as a request would.
+        """
         with self._lock:
-            return [dict(order.row) for order in reversed(self._all_orders)]
+            try:
+                if now is not None:
+                    self._catch_up(_finite(now))
+                return [dict(order.row) for order in reversed(self._all_orders)]
+            finally:
+                self._flush()
 
     def scrip_csv(self, segment: str, *, now: float) -> str | None:
         """The scrip-master CSV for ``segment`` at ``now`` (``None``: no such segment)."""
         with self._lock:
             return self._market.scrip_csv(segment, now)
+
+    # -- the moving market: what the feeds and tests use --
+
+    @property
+    def tick_rate(self) -> float:
+        """Walk steps per second per live instrument (change with :meth:`set_tick_rate`)."""
+        return self._market.tick_rate
+
+    def set_tick_rate(self, rate: float, now: float) -> None:
+        """Walk at ``rate`` from ``now`` on (steps due before ``now`` keep the old rate).
+
+        ``rate`` is 0 (prices move only by :meth:`set_price` / :meth:`push_tick`) up to
+        :data:`MAX_TICK_RATE`; anything else raises ``ValueError``.
+        """
+        rate = check_tick_rate(rate)
+        with self._lock:
+            try:
+                self._catch_up(_finite(now))
+                self._market.set_tick_rate(rate, self._walk_now)
+            finally:
+                self._flush()
+
+    def advance(self, now: float) -> list[tuple[str, str]]:
+        """Apply every walk step and fill due by ``now``; the ``(seg, token)`` that changed.
+
+        Changed means a new price, trade print or day range since the previous
+        ``advance`` call (steps taken inside other calls, such as a REST request, count
+        too: they are reported here, not lost). Order-feed events of the fills go to the
+        listeners before this returns. Time never runs back: a ``now`` earlier than one
+        already seen walks nothing.
+        """
+        with self._lock:
+            try:
+                self._catch_up(_finite(now))
+                changed = list(self._changed)
+                self._changed.clear()
+                return changed
+            finally:
+                self._flush()
+
+    def activate(self, seg: str, token: str, now: float) -> bool:
+        """A feed subscribed to ``seg|token``: it walks from ``now`` (reference counted).
+
+        Returns False (and changes nothing) for an unknown instrument.
+        """
+        with self._lock:
+            try:
+                self._catch_up(_finite(now))
+                inst = self._market.by_token(seg, token, now)
+                if inst is None:
+                    return False
+                self._market.retain(inst, "feed", now, self._walk_now)
+                return True
+            finally:
+                self._flush()
+
+    def deactivate(self, seg: str, token: str, now: float) -> bool:
+        """Undo one :meth:`activate`; False if ``seg|token`` held no activation.
+
+        The instrument stands still once nothing keeps it live (no activation, no resting
+        order, never given a price); it walks on from the same price when live again.
+        """
+        with self._lock:
+            try:
+                self._catch_up(_finite(now))
+                tape_inst = self._tape_instrument(seg, token, now)
+                if tape_inst is None:
+                    return False
+                return self._market.release(tape_inst, "feed")
+            finally:
+                self._flush()
+
+    def snapshot(self, seg: str, token: str, now: float) -> FeedSnapshot | None:
+        """Every market-data value of ``seg|token`` at ``now``; None for an unknown token.
+
+        Walks the market up to ``now`` first, so it agrees with the REST quote of the same
+        ``now``.
+        """
+        with self._lock:
+            try:
+                self._catch_up(_finite(now))
+                inst = self._tape_instrument(seg, token, now)
+                return None if inst is None else self._market.snapshot(inst, now)
+            finally:
+                self._flush()
+
+    def trading_symbol(self, seg: str, token: str, now: float) -> str | None:
+        """The trading symbol of ``seg|token`` (an index: its name); None if unknown."""
+        with self._lock:
+            inst = self._tape_instrument(seg, token, _finite(now))
+            return None if inst is None else inst.trd_sym
+
+    def set_price(self, seg: str, token: str, price_paise: int, now: float) -> None:
+        """Move ``seg|token`` to ``price_paise`` at ``now``; the walk goes on from there.
+
+        The instrument becomes (and stays) live. Resting orders the new price crosses fill
+        at once, at that price. ``ValueError`` for an unknown instrument or a price that is
+        not an int, not a multiple of the tick or outside the circuit limits.
+        """
+        self._print(seg, token, price_paise, now, qty=0)
+
+    def push_tick(
+        self, seg: str, token: str, price_paise: int, now: float, *, qty: int | None = None
+    ) -> None:
+        """An exact trade print: ``qty`` units (default one lot) at ``price_paise``, at ``now``.
+
+        Like :meth:`set_price`, and the print is the LTP, last traded quantity, last trade
+        time and a volume increment the feed sends next (until the walk's next step, one
+        ``1 / tick_rate`` later; with ``tick_rate`` 0 it stays).
+        """
+        if qty is not None and (isinstance(qty, bool) or not isinstance(qty, int) or qty < 1):
+            raise ValueError(f"qty={qty!r} is not allowed: pass an int >= 1, or None for a lot")
+        self._print(seg, token, price_paise, now, qty=qty)
+
+    def resolve(self, instrument: str, now: float) -> tuple[str, str]:
+        """``"seg|token"``, ``"seg|trading symbol"`` or a trading symbol -> ``(seg, token)``.
+
+        A bare symbol is looked up in :data:`SEGMENTS` order (``TCS-EQ`` is nse_cm, ``TCS``
+        bse_cm); an index is found by its name (``"Nifty 50"``). ``ValueError`` otherwise.
+        """
+        allowed = (
+            "pass 'seg|token' (e.g. 'nse_cm|11536'), 'seg|trading symbol' or a trading symbol "
+            "(e.g. 'TCS-EQ', 'Nifty 50')"
+        )
+        if not isinstance(instrument, str) or not instrument.strip():
+            raise ValueError(f"instrument={instrument!r} is not allowed: {allowed}")
+        text = instrument.strip()
+        with self._lock:
+            market = self._market
+            inst: Instrument | None = None
+            if "|" in text:
+                seg, _, name = (part.strip() for part in text.partition("|"))
+                inst = market.by_token(seg, name, now) or market.by_symbol(seg, name, now)
+            else:
+                for seg in SEGMENTS:
+                    inst = market.by_symbol(seg, text, now)
+                    if inst is not None:
+                        break
+                for seg in ("nse_cm", "bse_cm"):
+                    if inst is None:
+                        inst = market.by_token(seg, text, now)
+            if inst is None:
+                raise ValueError(f"instrument={instrument!r} is not known: {allowed}")
+            return inst.seg, inst.token
+
+    def live_instruments(self) -> list[tuple[str, str]]:
+        """``(seg, token)`` of every live instrument, in the order they went live."""
+        with self._lock:
+            return [key for key, _ in self._market.live_tapes()]
+
+    def add_listener(self, fn: FeedListener) -> None:
+        """Call ``fn(ucc, message)`` for every order-feed event of any account.
+
+        ``{"type": "order", "data": row}`` for each status an order passes through
+        (``row`` is the order-book row of that moment) and ``{"type": "position", "data":
+        {...}}`` (every value a string) after each fill. Called under the book's lock, in
+        order, at the end of the call that caused them: ``fn`` must only enqueue, and must
+        treat the message as read-only. An exception from ``fn`` is counted in
+        :attr:`listener_errors` and otherwise ignored.
+        """
+        with self._lock:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn: FeedListener) -> bool:
+        """Stop calling ``fn``; False if it was not listening."""
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+                return True
+            return False
+
+    def order_feed_state(self, ucc: str) -> list[dict[str, object]]:
+        """The messages that push the account's current state again (for a reconnect).
+
+        One ``order`` message per order (its current row, oldest order first), then one
+        ``position`` message per position; the same shapes :meth:`add_listener` sends.
+        """
+        with self._lock:
+            account = self._accounts.get(ucc)
+            if account is None:
+                return []
+            out: list[dict[str, object]] = [
+                {"type": "order", "data": dict(order.row)} for order in account.orders
+            ]
+            for pos in account.positions.values():
+                at = self._walk_now if math.isfinite(self._walk_now) else pos.updated
+                out.append({"type": "position", "data": self._position_feed(account, pos, at)})
+            return out
+
+    # -- the moving market: internals --
+
+    def _tape_instrument(self, seg: str, token: str, now: float) -> Instrument | None:
+        """The instrument of ``seg|token``: live at ``now``, or one with a tape (expired too)."""
+        return self._market.known(seg, token, now)
+
+    def _catch_up(self, now: float) -> None:
+        """Walk every live tape up to ``now`` (a no-op unless ``now`` is the latest seen).
+
+        Only tapes with a step due are touched (the market keeps them in a heap by next
+        step time), so a call costs O(due tapes * log live tapes), not O(live tapes).
+        """
+        if not math.isfinite(now):
+            raise ValueError(f"now={now!r} is not allowed: pass finite unix seconds")
+        if now <= self._walk_now:
+            return
+        self._walk_now = now
+        day = ist_day(now)
+        for key, tape in self._market.due_tapes(now):
+            if not self._market.is_live_key(key):
+                continue  # stopped by a fill earlier in this loop
+            self._walk(key, tape, now, day)
+            self._market.schedule(key, tape)
+
+    def _walk(self, key: tuple[str, str], tape: Tape, now: float, day: int) -> None:
+        """Walk one live tape up to ``now``, filling the resting orders it crosses."""
+        before = tape.version
+        tape.new_day(day)
+        n_end = tape.due(now)
+        while True:
+            for order in list(self._resting.get(key, ())):
+                self._try_fill(order, tape.price_paise, tape.ltt)
+            if not self._market.is_live_key(key):
+                break  # its last resting order filled and nothing else keeps it live
+            watch = [self._level(order, tape.tick) for order in self._resting.get(key, ())]
+            if tape.run(n_end, watch) is None:
+                break
+        if tape.version != before:
+            self._changed[key] = None
+            self._price_epoch += 1
+
+    @staticmethod
+    def _level(order: _Order, tick: int) -> tuple[int, bool]:
+        """The price (ticks) at which ``order`` next acts, and whether it is reached upwards."""
+        buy = order.side == "B"
+        if order.order_type in ("SL", "SL-M") and not order.triggered:
+            level, up = order.trigger, buy
+        else:
+            level, up = order.price, not buy
+        return (-(-level // tick), True) if up else (level // tick, False)
+
+    def _try_fill(self, order: _Order, ltp: int, at: float) -> None:
+        """Fill a resting ``order`` if ``ltp`` crosses it (an SL may only trigger)."""
+        fill = self._fill_price(order, at, ltp=ltp)
+        if fill is None:
+            return
+        self._take_resting(order)
+        at = max(at, order.last_ns / 1e9)
+        self._fill(order, self._accounts[order.ucc], at, fill)
+        self._market.release(order.inst, "order")
+
+    def _rest(self, order: _Order, now: float) -> None:
+        self._resting.setdefault((order.inst.seg, order.inst.token), []).append(order)
+        self._market.retain(order.inst, "order", now, max(now, self._walk_now))
+
+    def _take_resting(self, order: _Order) -> bool:
+        """Take ``order`` out of its instrument's resting list (its live reason stays)."""
+        key = (order.inst.seg, order.inst.token)
+        orders = self._resting.get(key)
+        if not orders or order not in orders:
+            return False
+        orders.remove(order)
+        if not orders:
+            del self._resting[key]
+        return True
+
+    def _print(self, seg: str, token: str, price: int, now: float, *, qty: int | None) -> None:
+        now = _finite(now)
+        with self._lock:
+            try:
+                inst = self._tape_instrument(seg, token, now)
+                if inst is None:
+                    raise ValueError(
+                        f"instrument {seg}|{token} is not known: pass the seg and token of a "
+                        "live instrument (see the scrip master or the quotes)"
+                    )
+                if isinstance(price, bool) or not isinstance(price, int):
+                    raise ValueError(
+                        f"price_paise={price!r} is not allowed: pass an int number of paise"
+                    )
+                self._catch_up(now)
+                at = max(now, self._walk_now)
+                lower, upper = self._market.band(inst, at)
+                if price % inst.tick or not lower <= price <= upper:
+                    raise ValueError(
+                        f"price {fmt_paise(price)} is not allowed for {inst.trd_sym}: pass a "
+                        f"multiple of its tick {fmt_paise(inst.tick)} within its circuit "
+                        f"limits {fmt_paise(lower)} to {fmt_paise(upper)}"
+                    )
+                tape = self._market.retain(inst, "pin", now, at)
+                units = inst.lot if qty is None else qty
+                tape.jump(price // inst.tick, at, 0 if inst.kind == "INDEX" else units)
+                key = (inst.seg, inst.token)
+                self._market.schedule(key, tape)  # the walk restarted from the print
+                self._changed[key] = None
+                self._price_epoch += 1
+                for order in list(self._resting.get(key, ())):
+                    self._try_fill(order, price, at)
+            finally:
+                self._flush()
+
+    def _flush(self) -> None:
+        """Hand the collected order-feed events to the listeners (still under the lock)."""
+        if not self._events:
+            return
+        events, self._events = self._events, []
+        for fn in list(self._listeners):
+            for ucc, message in events:
+                try:
+                    fn(ucc, message)
+                except Exception:
+                    self.listener_errors += 1
+
+    def _position_feed(self, account: _Account, pos: _Position, now: float) -> dict[str, object]:
+        """A position row with every value a string (the order feed's PositionData)."""
+        return {k: str(v) for k, v in self._position_row(account, pos, now).items()}
 
     # -- dispatch --
 
@@ -625,16 +1054,22 @@ class TradingBook:
             )
         return disclosed
 
-    def _fill_price(self, order: _Order, now: float) -> int | None:
-        """The price the order fills at right now, or ``None`` if it rests."""
+    def _fill_price(self, order: _Order, now: float, *, ltp: int | None = None) -> int | None:
+        """The price the order fills at right now (at ``ltp``), or ``None`` if it rests.
+
+        An SL whose trigger is met but whose limit is not is marked ``triggered``: from then
+        on it waits as a plain limit order.
+        """
         if order.amo:
             return None
-        ltp = self._market.ltp(order.inst, now)
+        if ltp is None:
+            ltp = self._market.ltp(order.inst, now)
         buy = order.side == "B"
-        if order.order_type in ("SL", "SL-M"):
+        if order.order_type in ("SL", "SL-M") and not order.triggered:
             triggered = ltp >= order.trigger if buy else ltp <= order.trigger
             if not triggered:
                 return None
+            order.triggered = True
         if order.order_type in ("MKT", "SL-M"):
             return ltp
         marketable = order.price >= ltp if buy else order.price <= ltp
@@ -663,10 +1098,13 @@ class TradingBook:
             order.blocked = self._required(order, None)
             account.blocked += order.blocked
             self._record(order, account, _OPEN, now)
+            if not order.amo:
+                self._rest(order, now)  # the walk fills it when the price crosses it
 
     def _fill(self, order: _Order, account: _Account, now: float, price: int) -> None:
         self._release(order, account)
-        self._record(order, account, _OPEN, now)
+        if order.status != _OPEN:
+            self._record(order, account, _OPEN, now)
         value = order.qty * price
         order.filled = order.qty
         order.avg = price
@@ -689,6 +1127,9 @@ class TradingBook:
         account.fills += 1
         self._fill_seq += 1
         account.trades.append(self._trade_row(order, account, now))
+        if self._listeners:
+            data = self._position_feed(account, position, now)
+            self._events.append((account.ucc, {"type": "position", "data": data}))
 
     @staticmethod
     def _release(order: _Order, account: _Account) -> None:
@@ -742,9 +1183,11 @@ class TradingBook:
         disclosed = self._disclosed(jdata.get("dq"), qty)
         _money(jdata.get("mp"), "mp")
 
+        was_resting = self._take_resting(order)
         self._release(order, account)
         order.qty, order.order_type, order.validity = qty, order_type, validity
         order.price, order.trigger, order.disclosed, order.amo = price, trigger, disclosed, amo
+        order.triggered = False
         order.modifications += 1
         order.gui = (
             f"{order.tag}-M{order.modifications}"
@@ -753,6 +1196,8 @@ class TradingBook:
         )
         self._record(order, account, _MODIFIED, now)
         self._settle(order, account, now, self._fill_price(order, now))
+        if was_resting:  # after settling, so a modified order that rests keeps its tape
+            self._market.release(order.inst, "order")
         return 200, {"stat": "Ok", "nOrdNo": order.no, "stCode": _ST_OK}
 
     def _cancel(
@@ -767,6 +1212,8 @@ class TradingBook:
         order = self._owned(account, _order_no(jdata.get("on"), "on"))
         self._ensure_open(order)
         _choice(jdata, "am", _YES_NO, "NO")
+        if self._take_resting(order):
+            self._market.release(order.inst, "order")
         self._release(order, account)
         order.cancelled = order.qty - order.filled
         base = order.tag if order.tag is not None else order.gui
@@ -782,6 +1229,8 @@ class TradingBook:
         order.row = self._order_row(order, now, ns)
         order.history.append(order.row)
         account.version += 1
+        if self._listeners:
+            self._events.append((order.ucc, {"type": "order", "data": dict(order.row)}))
 
     # -- rows --
 
@@ -999,12 +1448,12 @@ class TradingBook:
     ) -> _Reply:
         if not account.positions:
             return 200, {"stat": "ok", "stCode": _ST_OK, "data": []}
-        second = int(now)
+        key = (account.fills, int(now), self._price_epoch)
         cached = account.position_rows
-        if cached is None or cached[0] != account.fills or cached[1] != second:
+        if cached is None or cached[:3] != key:
             rows = [self._position_row(account, p, now) for p in account.positions.values()]
-            cached = account.position_rows = (account.fills, second, rows)
-        return 200, {"stat": "ok", "stCode": _ST_OK, "data": cached[2]}
+            cached = account.position_rows = (*key, rows)
+        return 200, {"stat": "ok", "stCode": _ST_OK, "data": cached[3]}
 
     def _holdings(
         self,

@@ -8,9 +8,15 @@ answers for the same calls, in any process (string seeds are hashed with SHA-512
 
 Prices are a sum of sines per instrument (periods from about a minute to about a month),
 frozen outside the trading session (09:15-15:30 IST on weekdays; MCX 09:00-23:30), and
-rounded to the tick. Money is kept in integer paise so sums never drift. Futures follow
-their underlying with a small carry; option premiums are intrinsic value plus a smooth
-time value that decays to expiry.
+rounded to the tick, except for an instrument that has a *tape* (it was live: subscribed,
+holding a resting order or given a price; see :mod:`aioneo.testing._trading_walk`): its
+LTP is the tape's walked price, its day high/low include the tape's range and its volume
+the tape's prints; open, previous close, open interest and history candles stay the
+model's (candles do not record the walk). :meth:`Market.snapshot` builds every value
+the market feed and the REST quote show, so the two cannot disagree. Money is kept in
+integer paise so sums never drift. Futures follow their underlying with a small carry;
+option premiums are intrinsic value plus a smooth time value that decays to expiry (a
+walked derivative walks on its own: it does not follow a walked underlying).
 
 The universe (see :data:`EQUITIES`, :data:`INDICES`, :data:`UNDERLYINGS`): a dozen NSE/BSE
 cash symbols, four indices (quotes and history only, not tradable), and options and
@@ -25,12 +31,17 @@ calls with its lock, so a ``Market`` is not meant to be shared without one.
 
 from __future__ import annotations
 
+import hashlib
+import heapq
 import math
 import random
 import zlib
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+
+from aioneo.testing._trading_walk import Tape
 
 __all__ = [
     "EQUITIES",
@@ -38,6 +49,7 @@ __all__ = [
     "MAX_QUOTES",
     "SEGMENTS",
     "UNDERLYINGS",
+    "FeedSnapshot",
     "Instrument",
     "Market",
     "day_date",
@@ -46,6 +58,7 @@ __all__ = [
     "fmt6",
     "fmt_paise",
     "ist_day",
+    "live_reasons",
     "to_paise",
 ]
 
@@ -174,6 +187,90 @@ class Instrument:
     @property
     def neo_symbol(self) -> str:
         return f"{self.seg}|{self.token}"
+
+
+#: Why an instrument is live (see :meth:`Market.retain`).
+live_reasons = ("feed", "order", "pin")
+
+DepthRow = tuple[int, int, int]  # (quantity, price paise, orders)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSnapshot:
+    """Everything a market-data packet carries for one instrument at one moment.
+
+    Money in integer paise, quantities in units, ``ltt`` in unix seconds. ``close`` is the
+    previous session's close. The REST quote of the same instrument at the same ``now`` is
+    built from the same snapshot, so the two always agree. For an index (``kind ==
+    "INDEX"``) ``ltp`` is the index value; its quantities, circuits and depth are 0.
+
+    :meth:`depth` gives ``n`` rows each side around the LTP, best first: buy rows at
+    ``ltp - tick * (i + 1)`` and sell rows at ``ltp + tick * (i + 1)``, so the best bid is
+    below the LTP and the best ask above it, every price tick-aligned (a buy row that would
+    be at or below 0 is ``(0, 0, 0)``). Its first five rows are the REST quote's depth, and
+    ``total_buy_qty`` / ``total_sell_qty`` are seven times their quantities.
+    """
+
+    seg: str
+    token: str
+    trading_symbol: str
+    kind: str
+    ltp: int
+    ltq: int
+    ltt: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume: int
+    avg_price: int
+    total_buy_qty: int
+    total_sell_qty: int
+    open_interest: int
+    upper_circuit: int
+    lower_circuit: int
+    year_high: int
+    year_low: int
+    lot_size: int
+    tick: int
+    depth_seed: int
+
+    @property
+    def is_index(self) -> bool:
+        return self.kind == "INDEX"
+
+    @property
+    def change(self) -> int:
+        """``ltp - close`` in paise."""
+        return self.ltp - self.close
+
+    @property
+    def change_pct(self) -> float:
+        """Percent change from the previous close (the REST quote's ``per_change``)."""
+        return self.change * 100.0 / self.close if self.close else 0.0
+
+    def depth(self, n: int = 5) -> tuple[tuple[DepthRow, ...], tuple[DepthRow, ...]]:
+        """``(buy_rows, sell_rows)``, ``n`` rows each of ``(quantity, price, orders)``."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"n={n!r} is not allowed: pass an int >= 0 (rows per side)")
+        if self.is_index:
+            empty = tuple((0, 0, 0) for _ in range(n))
+            return empty, empty
+        unit, tick, ltp = self.lot_size * 10, self.tick, self.ltp
+        draw = _depth_draw(self.depth_seed, n)
+        buy: list[DepthRow] = []
+        sell: list[DepthRow] = []
+        for i in range(n):
+            qb, qs, ob, os_ = draw[4 * i : 4 * i + 4]
+            bid = ltp - tick * (i + 1)
+            buy.append(((1 + qb % 50) * unit, bid, 1 + ob % 20) if bid > 0 else (0, 0, 0))
+            sell.append(((1 + qs % 50) * unit, ltp + tick * (i + 1), 1 + os_ % 20))
+        return tuple(buy), tuple(sell)
+
+
+def _depth_draw(salt: int, rows: int) -> bytes:
+    """Four seeded bytes per depth row (buy qty, sell qty, buy orders, sell orders)."""
+    return hashlib.shake_128(salt.to_bytes(8, "little")).digest(4 * rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,10 +442,30 @@ class _Chain:
 
 
 class Market:
-    """Instruments and deterministic prices for one seed (see the module docstring)."""
+    """Instruments and deterministic prices for one seed (see the module docstring).
 
-    def __init__(self, *, seed: int) -> None:
+    It also holds the tapes of the moving market: :meth:`retain` / :meth:`release` make an
+    instrument live or not (the book decides why), :meth:`due_tapes` lists the live tapes
+    with a step due, and every price view (:meth:`ltp`, :meth:`snapshot`, quotes, option
+    chain) reads a tape where there is one. Walking the tapes and filling orders is the
+    book's job.
+    """
+
+    def __init__(self, *, seed: int, tick_rate: float = 2.0) -> None:
         self._seed = seed
+        self._tick_rate = tick_rate
+        self._tapes: dict[tuple[str, str], Tape] = {}
+        self._tape_inst: dict[tuple[str, str], Instrument] = {}
+        self._model_cache: dict[
+            tuple[str, str], tuple[float, tuple[int, int, int, int, int, int]]
+        ] = {}
+        self._live: dict[tuple[str, str], Tape] = {}
+        self._refs: dict[str, Counter[tuple[str, str]]] = {r: Counter() for r in live_reasons}
+        # when each live tape takes its next step: (time, entry id, key); only the latest
+        # entry of a key counts, so a rescheduled tape leaves no live duplicate behind
+        self._due: list[tuple[float, int, tuple[str, str]]] = []
+        self._due_id: dict[tuple[str, str], int] = {}
+        self._due_seq = 0
         self._processes: dict[str, _Process] = {}
         self._by_token: dict[tuple[str, str], Instrument] = {}
         self._by_symbol: dict[tuple[str, str], Instrument] = {}
@@ -543,8 +660,152 @@ class Market:
         return ticks * inst.tick
 
     def ltp(self, inst: Instrument, now: float) -> int:
-        """Last traded price in paise at ``now`` (frozen outside the session)."""
+        """Last traded price in paise at ``now``: the tape's if it has one, else the model's.
+
+        The model price (sum of sines) is frozen outside the session; a tape's price is
+        wherever its walk stands (the owning book walks it up to ``now`` first).
+        """
+        tape = self._tapes.get((inst.seg, inst.token))
+        if tape is not None:
+            return tape.price_paise
         return self.price_at(inst, _session_time(now, inst.seg))
+
+    # -- the moving market (tapes) --
+
+    @property
+    def tick_rate(self) -> float:
+        return self._tick_rate
+
+    def set_tick_rate(self, rate: float, at: float) -> None:
+        """Walk every live tape at ``rate`` steps per second from ``at`` (new segments)."""
+        self._tick_rate = rate
+        for key, tape in self._live.items():
+            tape.start(at, rate)
+            self.schedule(key, tape)
+
+    def schedule(self, key: tuple[str, str], tape: Tape) -> None:
+        """Note when ``tape`` takes its next step (after any change to its segment or steps).
+
+        The time is taken a microsecond early, so float error can only make a tape come up
+        for a look too soon (it then walks no step), never too late.
+        """
+        if not tape.live or tape.rate <= 0.0:
+            self._due_id.pop(key, None)
+            return
+        self._due_seq += 1
+        self._due_id[key] = self._due_seq
+        due = tape.t0 + (tape.n + 1) / tape.rate - 1e-6
+        heapq.heappush(self._due, (due, self._due_seq, key))
+        if len(self._due) > 4 * len(self._due_id) + 64:  # drop superseded entries in bulk
+            self._due = [e for e in self._due if self._due_id.get(e[2]) == e[1]]
+            heapq.heapify(self._due)
+
+    def due_tapes(self, now: float) -> list[tuple[tuple[str, str], Tape]]:
+        """The live tapes with a step due by ``now``, earliest first; each must be
+        :meth:`schedule`-d again once walked (until then it is not listed again)."""
+        out: list[tuple[tuple[str, str], Tape]] = []
+        heap = self._due
+        while heap and heap[0][0] <= now:
+            _, entry, key = heapq.heappop(heap)
+            if self._due_id.get(key) != entry:
+                continue  # superseded by a later schedule()
+            del self._due_id[key]
+            tape = self._live.get(key)
+            if tape is not None:
+                out.append((key, tape))
+        return out
+
+    def tape(self, inst: Instrument) -> Tape | None:
+        return self._tapes.get((inst.seg, inst.token))
+
+    def known(self, seg: str, token: str, now: float) -> Instrument | None:
+        """:meth:`by_token`, or the instrument of a tape (a contract that has expired since)."""
+        return self.by_token(seg, token, now) or self._tape_inst.get((seg, token))
+
+    def live_tapes(self) -> list[tuple[tuple[str, str], Tape]]:
+        """The live tapes, in the order they went live."""
+        return list(self._live.items())
+
+    def is_live(self, inst: Instrument) -> bool:
+        return (inst.seg, inst.token) in self._live
+
+    def is_live_key(self, key: tuple[str, str]) -> bool:
+        return key in self._live
+
+    def refs(self, inst: Instrument, reason: str) -> int:
+        return self._refs[reason][(inst.seg, inst.token)]
+
+    def band(self, inst: Instrument, at: float) -> tuple[int, int]:
+        """Circuit limits in paise: the live tape's, else from the previous close at ``at``.
+
+        Cash: previous close +-10 %; derivatives +-40 %; indices (which have none on the
+        wire, 0/0 in quotes) walk inside +-10 %. The lower limit is at least one tick. When
+        the model's price at ``at`` is outside that band (an option's premium can move
+        further in a day than its band allows), the band is centred on the price instead,
+        as an exchange that relaxes a band would.
+        """
+        tape = self._live.get((inst.seg, inst.token))
+        if tape is not None:
+            return tape.lo * tape.tick, tape.hi * tape.tick
+        t = _session_time(at, inst.seg)
+        pc = self.prev_close(inst, t)
+        price = self.price_at(inst, t)
+        width = pc * 4 // 10 if inst.expiry else pc // 10
+        if not pc - width <= price <= pc + width:
+            pc, width = price, price * 4 // 10 if inst.expiry else price // 10
+        lower = max(pc - width, inst.tick)
+        upper = max(pc + width, lower)
+        lo = -(-lower // inst.tick)
+        return lo * inst.tick, max(upper // inst.tick, lo) * inst.tick
+
+    def retain(self, inst: Instrument, reason: str, now: float, at: float) -> Tape:
+        """One more reason for ``inst`` to be live (``reason`` in :data:`live_reasons`).
+
+        ``pin`` is not counted: once pinned (given a price), an instrument stays live. The
+        first reason starts a walk segment at ``at`` (the book's walk clock); a new tape
+        starts from the model price at ``now``.
+        """
+        key = (inst.seg, inst.token)
+        refs = self._refs[reason]
+        refs[key] = 1 if reason == "pin" else refs[key] + 1
+        tape = self._tapes.get(key)
+        if tape is None:
+            t = _session_time(now, inst.seg)
+            tape = self._tapes[key] = Tape(
+                key=f"aioneo-walk|{self._seed}|{inst.seg}|{inst.token}",
+                tick=inst.tick,
+                lot=inst.lot,
+                lo=0,
+                hi=0,
+                price=self.price_at(inst, t) // inst.tick,
+                ltt=float(int(t)),
+                ltq=inst.lot * (1 + _mix(self._processes[inst.process].mix, int(t)) % 10),
+            )
+            self._tape_inst[key] = inst
+        if key not in self._live:
+            lower, upper = self.band(inst, at)
+            lo = min(lower // inst.tick, tape.price)  # a stopped tape may stand outside it
+            hi = max(upper // inst.tick, tape.price)
+            tape.new_day(ist_day(at))
+            tape.start(at, self._tick_rate, lo=lo, hi=hi)
+            self._live[key] = tape
+            self.schedule(key, tape)
+        return tape
+
+    def release(self, inst: Instrument, reason: str) -> bool:
+        """One reason fewer; the tape stands still once none is left. False: none was held."""
+        key = (inst.seg, inst.token)
+        refs = self._refs[reason]
+        if refs[key] <= 0:
+            return False
+        refs[key] -= 1
+        if refs[key] == 0:
+            del refs[key]
+        if not any(key in r for r in self._refs.values()):
+            tape = self._live.pop(key, None)
+            if tape is not None:
+                tape.stop()
+        return True
 
     def _volume(self, inst: Instrument, t: float) -> int:
         """Cumulative traded quantity of the session day of ``t`` (non-decreasing in ``t``)."""
@@ -603,72 +864,131 @@ class Market:
 
     # -- quotes --
 
-    def quote(self, inst: Instrument, now: float) -> dict[str, object]:
-        """The full ``all`` quote object (every number a string)."""
-        t = _session_time(now, inst.seg)
-        ltp = self.price_at(inst, t)
+    def _model(self, inst: Instrument, t: float) -> tuple[int, int, int, int, int, int]:
+        """(open, high, low, previous close, volume, open interest) of the model at ``t``.
+
+        For an instrument with a tape: the model part of its values, evaluated at whole
+        seconds of session time and cached, since the feed asks for it at every print (at
+        night ``t`` is the frozen close, so the cache always hits). Snapshots, quotes and
+        option-chain rows of a walked instrument all read this, so they agree.
+        """
+        key = (inst.seg, inst.token)
+        t = float(int(t))
+        cached = self._model_cache.get(key)
+        if cached is not None and cached[0] == t:
+            return cached[1]
         o, h, lo = self.day_ohlc(inst, t)
-        pc = self.prev_close(inst, t)
-        change = ltp - pc
-        per = (change * 100.0 / pc) if pc else 0.0
+        values = (
+            o,
+            h,
+            lo,
+            self.prev_close(inst, t),
+            self._volume(inst, t),
+            self._open_interest(inst, t),
+        )
+        self._model_cache[key] = (t, values)
+        return values
+
+    def snapshot(self, inst: Instrument, now: float) -> FeedSnapshot:
+        """Every market-data value of ``inst`` at ``now`` (see :class:`FeedSnapshot`)."""
+        t = _session_time(now, inst.seg)
         p = self._processes[inst.process]
-        salt = _mix(p.mix, int(t))
-        volume = self._volume(inst, t)
         index = inst.kind == "INDEX"
-        band = 0 if index else (pc // 10 if inst.kind == "EQ" else pc * 4 // 10)
-        lower = 0 if index else max(pc - band, inst.tick)
-        upper = 0 if index else pc + band
+        tape = self._tapes.get((inst.seg, inst.token))
+        if tape is None:
+            o, h, lo = self.day_ohlc(inst, t)
+            pc = self.prev_close(inst, t)
+            volume = self._volume(inst, t)
+            oi = self._open_interest(inst, t)
+            ltp = self.price_at(inst, t)
+            salt = _mix(p.mix, int(t))
+            ltt = int(t)
+            ltq = inst.lot * (1 + salt % 10)
+            lower, upper = self.band(inst, now)
+        else:
+            o, h, lo, pc, volume, oi = self._model(inst, t)
+            ltp = tape.price_paise
+            h = max(h, tape.day_high * tape.tick)
+            lo = min(lo, tape.day_low * tape.tick)
+            salt = _mix(p.mix, 0x5EED0000 + tape.version)
+            ltt = int(tape.ltt)
+            ltq = tape.ltq
+            volume += tape.volume
+            lower, upper = tape.lo * tape.tick, tape.hi * tape.tick
+        if index:
+            ltq = volume = lower = upper = 0
         year_hi = max(to_paise(p.base * 1.18), h)
         year_lo = min(to_paise(p.base * 0.82), lo)
         if inst.expiry:
             year_hi, year_lo = max(h, pc * 3 // 2), min(lo, pc // 2)
-        depth_buy: list[dict[str, str]] = []
-        depth_sell: list[dict[str, str]] = []
         total_buy = total_sell = 0
-        for i in range(5):
-            qb = 0 if index else (1 + _mix(salt, 2 * i) % 50) * inst.lot * 10
-            qs = 0 if index else (1 + _mix(salt, 2 * i + 1) % 50) * inst.lot * 10
-            total_buy += qb
-            total_sell += qs
-            depth_buy.append(
-                {
-                    "price": fmt_paise(max(ltp - inst.tick * (i + 1), 0) if not index else 0),
-                    "quantity": str(qb),
-                    "orders": str(0 if index else 1 + _mix(salt, 10 + i) % 20),
-                }
-            )
-            depth_sell.append(
-                {
-                    "price": fmt_paise(ltp + inst.tick * (i + 1) if not index else 0),
-                    "quantity": str(qs),
-                    "orders": str(0 if index else 1 + _mix(salt, 20 + i) % 20),
-                }
-            )
+        if not index:
+            draw = _depth_draw(salt, 5)
+            total_buy = sum(1 + b % 50 for b in draw[0::4]) * inst.lot * 10
+            total_sell = sum(1 + b % 50 for b in draw[1::4]) * inst.lot * 10
+        return FeedSnapshot(
+            seg=inst.seg,
+            token=inst.token,
+            trading_symbol=inst.trd_sym,
+            kind=inst.kind,
+            ltp=ltp,
+            ltq=ltq,
+            ltt=ltt,
+            open=o,
+            high=h,
+            low=lo,
+            close=pc,
+            volume=volume,
+            avg_price=(o + h + lo + ltp) // 4 // inst.tick * inst.tick,
+            total_buy_qty=total_buy * 7,
+            total_sell_qty=total_sell * 7,
+            open_interest=oi,
+            upper_circuit=upper,
+            lower_circuit=lower,
+            year_high=year_hi,
+            year_low=year_lo,
+            lot_size=inst.lot,
+            tick=inst.tick,
+            depth_seed=salt,
+        )
+
+    def quote(self, inst: Instrument, now: float) -> dict[str, object]:
+        """The full ``all`` quote object (every number a string), from :meth:`snapshot`."""
+        s = self.snapshot(inst, now)
+        buy, sell = s.depth(5)
         return {
             "exchange_token": inst.token,
             "display_symbol": inst.trd_sym,
             "exchange": inst.seg,
-            "lstup_time": str(int(t)),
-            "ltp": fmt_paise(ltp),
-            "last_traded_quantity": "0" if index else str(inst.lot * (1 + salt % 10)),
-            "total_buy": str(total_buy * 7),
-            "total_sell": str(total_sell * 7),
-            "last_volume": str(volume),
-            "avg_cost": fmt_paise((o + h + lo + ltp) // 4 // inst.tick * inst.tick),
-            "open_int": str(self._open_interest(inst, t)),
-            "change": fmt_paise(change),
-            "per_change": f"{per:.2f}",
-            "low_price_range": fmt_paise(lower),
-            "high_price_range": fmt_paise(upper),
-            "year_high": fmt_paise(year_hi),
-            "year_low": fmt_paise(year_lo),
+            "lstup_time": str(s.ltt),
+            "ltp": fmt_paise(s.ltp),
+            "last_traded_quantity": str(s.ltq),
+            "total_buy": str(s.total_buy_qty),
+            "total_sell": str(s.total_sell_qty),
+            "last_volume": str(s.volume),
+            "avg_cost": fmt_paise(s.avg_price),
+            "open_int": str(s.open_interest),
+            "change": fmt_paise(s.change),
+            "per_change": f"{s.change_pct:.2f}",
+            "low_price_range": fmt_paise(s.lower_circuit),
+            "high_price_range": fmt_paise(s.upper_circuit),
+            "year_high": fmt_paise(s.year_high),
+            "year_low": fmt_paise(s.year_low),
             "ohlc": {
-                "open": fmt_paise(o),
-                "high": fmt_paise(h),
-                "low": fmt_paise(lo),
-                "close": fmt_paise(pc),
+                "open": fmt_paise(s.open),
+                "high": fmt_paise(s.high),
+                "low": fmt_paise(s.low),
+                "close": fmt_paise(s.close),
             },
-            "depth": {"buy": depth_buy, "sell": depth_sell},
+            "depth": {
+                "buy": [
+                    {"price": fmt_paise(p), "quantity": str(q), "orders": str(n)} for q, p, n in buy
+                ],
+                "sell": [
+                    {"price": fmt_paise(p), "quantity": str(q), "orders": str(n)}
+                    for q, p, n in sell
+                ],
+            },
         }
 
     def quotes(self, path: Mapping[str, str], *, now: float, max_quotes: int) -> tuple[int, object]:
@@ -791,9 +1111,23 @@ class Market:
             }
         }
 
+    def _walked(self, inst: Instrument, t: float) -> tuple[int, int, int, int, int]:
+        """(ltp, open, high, low, volume) at session time ``t``, the tape's where it has one."""
+        tape = self._tapes.get((inst.seg, inst.token))
+        if tape is None:
+            o, h, lo = self.day_ohlc(inst, t)
+            return self.price_at(inst, t), o, h, lo, self._volume(inst, t)
+        o, h, lo, _, volume, _ = self._model(inst, t)
+        return (
+            tape.price_paise,
+            o,
+            max(h, tape.day_high * tape.tick),
+            min(lo, tape.day_low * tape.tick),
+            volume + tape.volume,
+        )
+
     def _chain_row(self, inst: Instrument, t: float, spot: float) -> dict[str, object]:
-        ltp = self.price_at(inst, t)
-        o, h, lo = self.day_ohlc(inst, t)
+        ltp, o, h, lo, volume = self._walked(inst, t)
         pc = self.prev_close(inst, t)
         oi = self._open_interest(inst, t)
         prev_t = _utc(_prev_weekday(_session_day(t)), inst.close_minute)
@@ -820,14 +1154,13 @@ class Market:
                 "low": fmt_paise(lo),
                 "prevClose": fmt_paise(pc),
                 "close": fmt_paise(ltp),
-                "volume": str(self._volume(inst, t)),
+                "volume": str(volume),
             },
             "openInterest": _oi_block(oi, oi_prev, ("current", "previous", "change", "changePct")),
         }
 
     def _fut_row(self, inst: Instrument, t: float) -> dict[str, object]:
-        ltp = self.price_at(inst, t)
-        o, h, lo = self.day_ohlc(inst, t)
+        ltp, o, h, lo, volume = self._walked(inst, t)
         pc = self.prev_close(inst, t)
         oi = self._open_interest(inst, t)
         prev_t = _utc(_prev_weekday(_session_day(t)), inst.close_minute)
@@ -845,7 +1178,7 @@ class Market:
                 "l": fmt_paise(lo),
                 "c": fmt_paise(ltp),
                 "pc": fmt_paise(pc),
-                "vol": str(self._volume(inst, t)),
+                "vol": str(volume),
             },
             "oi": _oi_block(oi, oi_prev, ("cur", "prev", "chg", "chgPct")),
         }

@@ -259,6 +259,8 @@ def test_cli_prints_json_first_then_serves_until_terminated(backend: str) -> Non
             "login_url",
             "base_url",
             "control_url",
+            "market_feed_url",
+            "order_feed_url",
             "consumer_key",
             "mobile_number",
             "ucc",
