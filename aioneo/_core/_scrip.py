@@ -186,10 +186,8 @@ def to_rupees(cell: str, *, divisor: int = 100) -> Decimal | None:
         return None
     places = len(str(divisor)) - 1
     value = raw / divisor
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent >= -places:
-        return value.quantize(Decimal(1).scaleb(-places))
-    return value.normalize()
+    rounded = value.quantize(Decimal(1).scaleb(-places))
+    return rounded if rounded == value else value.normalize()
 
 
 def _refkey_date(refkey: str, symbol: str) -> date | None:
