@@ -480,7 +480,7 @@ def _cash_file(segment: str, market_rows: list[Instrument]) -> str:
                 )
             )
         for n in range(370):  # exchange-traded fund units
-            sym = f"{stocks[n].symbol[:6]}ETF"
+            sym = f"{stocks[3 + n].symbol[:6]}ETF"
             out.append(
                 _cash_row(
                     template, seg, str(950_001 + n), "MF", f"{sym}-MF", sym, f"{sym} Fund", "", 1
