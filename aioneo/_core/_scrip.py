@@ -567,7 +567,8 @@ class InstrumentTable:
         (``27JAN2026``) or a ``DDMMMYYYY-DDMMMYYYY`` range; ``option_type`` ``CE``, ``PE``,
         ``FUT`` (or ``XX``), comma-separated for several; ``strike_price`` a value
         (``"24000"``), a range ``"23800-24200"``, or ``">24000"`` / ``"<24000"`` (decimal
-        strikes work, unlike the SDK's). Sorted by strike, then expiry, as the SDK sorts.
+        strikes work, unlike the SDK's). Sorted by strike as the SDK sorts, then expiry, with
+        the EQ series first.
         Bad input raises ``ValueError`` naming the field (the SDK returns error dicts).
         """
         candidates = self._symbol_matches(symbol)
@@ -591,6 +592,7 @@ class InstrumentTable:
             key=lambda i: (
                 i.strike if i.strike is not None else Decimal(-1),
                 i.expiry or date.min,
+                _series_rank(i),
                 i.trading_symbol,
             ),
         )
