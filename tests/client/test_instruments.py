@@ -13,7 +13,7 @@ import multiprocessing
 import shutil
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,10 @@ from aioneo import (
     NeoClient,
     StatusError,
     TransportError,
+    _instruments,
 )
-from aioneo import _instruments
 from aioneo._core._scrip import trading_day
+from aioneo._instruments import scrip_url
 from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer
 
 ctx = multiprocessing.get_context("spawn")
@@ -66,6 +67,10 @@ def downloads(emulator: Emulator, segment: str | None = None) -> int:
     )
 
 
+def files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
 def today_file(cache: Path, segment: str) -> Path:
     import time
 
@@ -83,7 +88,7 @@ async def test_concurrent_loaders_share_one_download_and_one_table(
         assert isinstance(tables[0], InstrumentTable)
         assert downloads(emulator) == 1
         assert today_file(tmp_path, "nse_cm").exists()
-        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+        assert [name for name in files(tmp_path) if name.endswith(".part")] == []
         again = await neo.instruments("nse_cm", cache_dir=tmp_path)
         assert again is tables[0]
         assert downloads(emulator) == 1
@@ -138,7 +143,7 @@ async def test_a_bad_file_is_refused_and_never_cached(
         assert caught.value.segment == "nse_cm"
         assert "no earlier good file" in str(caught.value)
         assert not today_file(tmp_path, "nse_cm").exists()
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["nse_cm.lock"]
+        assert files(tmp_path) == ["nse_cm.lock"]
         emulator.set_scrip_file("full")
         table = await neo.instruments("nse_cm", cache_dir=tmp_path)
         assert table.get("ITC-EQ") is not None
@@ -184,7 +189,7 @@ async def test_a_failed_download_falls_back_or_raises(
         with pytest.raises(StatusError, match="bse_cm scrip master: HTTP 500") as status:
             await neo.instruments("bse_cm", cache_dir=tmp_path)
         assert status.value.status_code == 500
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["bse_cm.lock"]
+        assert files(tmp_path) == ["bse_cm.lock"]
         assert (await neo.instruments("bse_cm", cache_dir=tmp_path)).get("RELIANCE") is not None
 
 
@@ -200,10 +205,9 @@ def test_a_failed_download_with_an_earlier_file_uses_it(
         emulator.inject_fault("scrip_file", "http_500")
         fallback = neo.instruments("bse_cm", cache_dir=tmp_path)
         assert fallback.source_date == earlier
+        paths = neo.scrip_master()
         with pytest.raises(InstrumentFileError, match="no nse_com file"):
-            from aioneo._instruments import scrip_url
-
-            scrip_url(neo.scrip_master(), "nse_com")
+            scrip_url(paths, "nse_com")
 
 
 def test_the_cache_directory_comes_from_the_environment(
