@@ -44,7 +44,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -139,6 +139,8 @@ _COLUMNS = (
     "lFreezeQty",
 )
 _DEFAULT_TICK = Decimal("0.05")
+#: Substring matches ranked at most per search (the first ones in file order).
+SUBSTRING_HITS = 2_000
 
 OptionType = Literal["CE", "PE", "FUT"]
 
@@ -375,12 +377,13 @@ class InstrumentTable:
     """
 
     __slots__ = (
+        "_blob",
         "_by_symbol",
         "_by_token",
         "_by_trading_symbol",
         "_chains",
-        "_haystack",
         "_prefix",
+        "_starts",
         "expiry_mismatches",
         "instruments",
         "segment",
@@ -416,7 +419,10 @@ class InstrumentTable:
         for group in self._by_symbol.values():
             group.sort(key=_order)
         self._prefix = sorted(self._by_trading_symbol)
-        self._haystack: list[str] | None = None  # built by the first substring search
+        # Built by the first substring search: every instrument's text on one line of one
+        # string, so a search is str.find (C speed) instead of 100,000 ``in`` tests.
+        self._blob: str | None = None
+        self._starts: list[int] = []
 
     def __len__(self) -> int:
         return len(self.instruments)
@@ -508,7 +514,8 @@ class InstrumentTable:
         then derivatives by expiry and strike); trading-symbol prefix; substring of the
         trading symbol, symbol or name. So ``"ITC"`` gives ``ITC-EQ`` first and
         ``MITCON-EQ`` only after every ``ITC...`` instrument. The substring rank scans the
-        table (a few ms for 100,000 rows); the others are index lookups.
+        table's text with ``str.find`` (about a millisecond for 100,000 rows) and ranks the
+        first :data:`SUBSTRING_HITS` matches; the other ranks are index lookups.
         """
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"text must be a non-empty str, got {text!r}")
@@ -534,7 +541,9 @@ class InstrumentTable:
             return out
         start = bisect_left(self._prefix, wanted)
         prefixed: list[Instrument] = []
-        for key in self._prefix[start:]:
+        keys = self._prefix
+        for index in range(start, len(keys)):
+            key = keys[index]
             if not key.startswith(wanted):
                 break
             prefixed.append(self._by_trading_symbol[key])
@@ -543,14 +552,32 @@ class InstrumentTable:
         prefixed.sort(key=lambda i: (_series_rank(i), len(i.trading_symbol), _order(i)))
         if add(prefixed):
             return out
-        if self._haystack is None:
-            self._haystack = [
-                f"{i.trading_symbol}\x00{i.symbol}\x00{i.name}".upper() for i in self.instruments
-            ]
-        inner = [self.instruments[n] for n, h in enumerate(self._haystack) if wanted in h]
+        if "\n" in wanted or "\x00" in wanted:
+            return out
+        inner = [self.instruments[n] for n in self._substring_hits(wanted)]
         inner.sort(key=lambda i: (_series_rank(i), len(i.symbol), _order(i)))
         add(inner)
         return out
+
+    def _substring_hits(self, wanted: str) -> list[int]:
+        """Indexes of the first :data:`SUBSTRING_HITS` instruments containing ``wanted``."""
+        if self._blob is None:
+            parts = [f"{i.trading_symbol}\x00{i.symbol}\x00{i.name}".upper() for i in self]
+            position = 0
+            for part in parts:
+                self._starts.append(position)
+                position += len(part) + 1
+            self._blob = "\n".join(parts)
+        blob, starts = self._blob, self._starts
+        hits: list[int] = []
+        found = blob.find(wanted)
+        while found != -1 and len(hits) < SUBSTRING_HITS:
+            line = bisect_right(starts, found) - 1
+            hits.append(line)
+            if line + 1 >= len(starts):
+                break
+            found = blob.find(wanted, starts[line + 1])
+        return hits
 
     def search_scrip(
         self,

@@ -458,6 +458,8 @@ def test_search_ranks_exact_symbol_eq_first_then_prefix_then_substring() -> None
     assert [i.trading_symbol for i in table.search("ITC", limit=1)] == ["ITC-EQ"]
     assert {i.trading_symbol for i in table.search("consultancy")} == {"MITCON-EQ", "TCS-EQ"}
     assert table.search("nothing-like-it") == []
+    assert [i.trading_symbol for i in table.search("tata")] == ["TCS-EQ"]  # the last row
+    assert table.search("ITC\nTCS") == []  # never a match across two instruments
     with pytest.raises(ValueError, match="text must be a non-empty str"):
         table.search("  ")
     with pytest.raises(ValueError, match="limit must be at least 1"):
