@@ -32,7 +32,10 @@ twin through one leader thread per key); separate clients in one process are kep
 download by the file lock, and share the memo once it is filled.
 
 Files of earlier days are kept (the fallback needs them) up to :data:`KEEP_DAYS` per
-segment; older ones are deleted after each successful download.
+segment; older ones, and ``.part`` files a killed loader left behind, are deleted after each
+successful download. The async twin does the few metadata calls (``stat``, ``mkdir``,
+opening the lock file) on the event loop, as they take microseconds on a local disk; every
+read, write and parse of a file runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -210,7 +214,7 @@ def _fallback(key: CacheKey, problem: str) -> InstrumentTable | None:
 
 
 def _part_path(key: CacheKey) -> Path:
-    return key.directory / f".{key.path.name}.{os.getpid()}.{threading.get_ident()}.part"
+    return key.directory / f".{key.path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
 
 
 def _install(key: CacheKey, part: Path) -> InstrumentTable:
@@ -223,7 +227,22 @@ def _install(key: CacheKey, part: Path) -> InstrumentTable:
         raise
     os.replace(part, key.path)
     _prune(key)
+    _drop_stale_parts(key)
     return table
+
+
+def _drop_stale_parts(key: CacheKey) -> None:
+    """Delete ``.part`` files of the segment left by a loader that died mid-download.
+
+    Called under the segment's lock: whoever wrote another ``.part`` of the segment no
+    longer holds it, so that file will never be finished.
+    """
+    prefix = f".{key.segment}_"
+    with contextlib.suppress(OSError):
+        for name in os.listdir(key.directory):
+            if name.startswith(prefix) and name.endswith(".part"):
+                with contextlib.suppress(OSError):
+                    (key.directory / name).unlink()
 
 
 class _FileLock:

@@ -105,6 +105,26 @@ async def test_concurrent_loaders_share_one_download_and_one_table(
     assert emulator.counters.logins == logins
 
 
+async def test_two_clients_of_one_process_download_once(
+    emulator: Emulator, server: EmulatorServer, tmp_path: Path
+) -> None:
+    emulator.configure(latency={"scrip_file": 0.3})  # both arrive during the download
+    stale = tmp_path / ".nse_cm_2020-01-01.csv.1.1.part"  # left by a killed loader
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("pSymbol\n")
+    async with (
+        AsyncNeoClient(creds(emulator), login_url=server.url, rate_limit=None) as one,
+        AsyncNeoClient(creds(emulator), login_url=server.url, rate_limit=None) as two,
+    ):
+        first, second = await asyncio.gather(
+            one.instruments("nse_cm", cache_dir=tmp_path),
+            two.instruments("nse_cm", cache_dir=tmp_path),
+        )
+    assert downloads(emulator) == 1  # the file lock: the second found the first's file
+    assert len(first) == len(second)
+    assert files(tmp_path) == ["nse_cm.lock", today_file(tmp_path, "nse_cm").name]
+
+
 def test_sync_threads_share_one_download(
     emulator: Emulator, server: EmulatorServer, tmp_path: Path
 ) -> None:
