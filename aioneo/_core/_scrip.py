@@ -4,29 +4,24 @@ Kotak publishes one CSV per segment each trading day (``nse_cm-v1.csv``, ``nse_f
 ...): 78 columns (the August 2026 files add a 79th, ``CASEligible``), most of them empty.
 Every quirk of those files is normalised here, in one place, and nowhere else:
 
-============================  =========================================================
-file                          :class:`Instrument`
-============================  =========================================================
-header ``dStrikePrice;``,     names stripped of spaces and a trailing ``;``
-``dTickSize ``, ``lExpiryDate ``
-``dTickSize`` ``5``           ``tick_size`` ``Decimal("0.05")``: paise to rupees (÷100;
-                              ``cde_fo``: ÷10**``lPrecision``, default 4, an inference)
-``dStrikePrice;`` ``2.1e+06``  ``strike`` ``Decimal("21000.00")`` (scientific notation too)
-``dStrikePrice;`` ``-1``       ``strike`` ``None`` (futures, cash)
-``pOptionType`` ``XX``         ``option_type`` ``"FUT"`` on a derivative, ``None`` on cash
-NSE ``pExpiryDate``           seconds since 1980-01-01 (``nse_fo``, ``cde_fo``: every
-``1474554600``                ``*_fo`` but BSE and MCX, as the SDK reads them): the date
-                              ``1980-01-01 + value // 86400`` = 2026-09-22
-BSE/MCX ``pExpiryDate``       Unix seconds, the UTC date (the SDK's reading; MCX writes
-                              23:59:59 UTC, whose IST date is the next day)
-``pScripRefKey``              ``NIFTY22SEP2621000.00PE`` carries the expiry as DDMMMYY:
-``NIFTY22SEP26...``           where present it wins over the epoch (users report the
-                              epoch wrong for OPTSTK) and the disagreement is counted in
-                              :attr:`InstrumentTable.expiry_mismatches`
-``pGroup`` ``EQ``/``BL``/...  ``series``; one instrument per equity series (``ITC-EQ`` and
-                              ``ITC-BL`` are two instruments, EQ is ranked first)
-``lFreezeQty`` / ``pISIN``    ``freeze_quantity`` / ``isin`` (``None`` when empty)
-============================  =========================================================
+* header names: stray spaces and a trailing ``;`` are stripped (``dStrikePrice;``,
+  ``dTickSize ``, ``lExpiryDate ``, ``dPriceNum   ``, a BOM);
+* money is in paise: ``dTickSize`` ``5`` is ``Decimal("0.05")`` rupees, ``dStrikePrice;``
+  ``2.1e+06`` (scientific notation, as the files write big numbers) is
+  ``Decimal("21000.00")``; ``-1`` means none (futures, cash). ``cde_fo`` is divided by
+  ``10 ** lPrecision`` (default 4) instead of 100: an inference from its 4-decimal ticks;
+* ``pOptionType`` ``XX`` on a derivative is ``option_type="FUT"``; cash has ``None``;
+* NSE derivative expiries (every ``*_fo`` file but BSE's and MCX's, as the SDK reads them)
+  count seconds from 1980-01-01: ``1474554600`` is 2026-09-22 (``1980-01-01 + value //
+  86400``), where reading it as Unix time gives 2016 (the "ten years off" users report);
+* BSE and MCX expiries are Unix seconds, taken as the UTC date (the SDK's reading: MCX
+  writes 23:59:59 UTC, whose IST date is the next day);
+* ``pScripRefKey`` (``NIFTY22SEP2621000.00PE``) carries the expiry as DDMMMYY after the
+  symbol: where present it wins over the epoch (users report the epoch wrong for OPTSTK),
+  and each disagreement is counted in :attr:`InstrumentTable.expiry_mismatches`;
+* ``pGroup`` is the ``series``: one instrument per equity series (``ITC-EQ`` and
+  ``ITC-BL`` are two instruments; searches rank EQ first);
+* empty ``lFreezeQty`` / ``pISIN`` are ``None``; ``lLotSize`` falls back to ``iLotSize``.
 
 A row the parser cannot read (a wrong column count, a token-less row, a number that is not
 one) makes the whole file invalid: :class:`ScripFileError` names the line and why. A

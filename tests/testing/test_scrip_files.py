@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -156,3 +157,34 @@ async def test_the_switches_over_python_and_the_control_api() -> None:
         assert (await http.post("/__emulator/scrip-files", json={})).status_code == 400
         emu.set_scrip_file("full")
         assert (await http.get(url)).text == full
+
+
+@pytest.mark.parametrize(
+    ("segment", "symbol", "option_type"),
+    [("nse_fo", "RELIANCE", "CE"), ("bse_fo", "SENSEX", "PE"), ("mcx_fo", "CRUDEOIL", "FUT")],
+)
+def test_the_official_sdk_reads_the_same_contracts_and_dates(
+    segment: str,
+    symbol: str,
+    option_type: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The SDK's own search_scrip on the emulator's file: the rows and expiry dates it
+    reads (with its 1980 shift for NSE, Unix time for BSE and MCX) are the parser's."""
+    neo_api = pytest.importorskip("neo_api_client")
+    text = MARKET.scrip_csv(segment, NOW)
+    assert text is not None
+    (tmp_path / f"{segment}_{date.today().isoformat()}.csv").write_text(text)
+    monkeypatch.setenv("NEO_SCRIP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("NEO_LOG_FILE_ENABLED", "false")
+    sdk = neo_api.NeoAPI(consumer_key="not-used-the-file-is-cached", environment="prod")
+    theirs = sdk.search_scrip(segment, symbol, option_type=option_type)
+    assert isinstance(theirs, list), theirs
+    ours = table(segment).search_scrip(symbol, option_type=option_type)
+    assert len(ours) > 1
+    sdk_rows = {r["pTrdSymbol"]: r["pExpiryDate"] for r in theirs}
+    assert set(sdk_rows) == {i.trading_symbol for i in ours}
+    for inst in ours:
+        assert inst.expiry is not None
+        assert sdk_rows[inst.trading_symbol] == inst.expiry.strftime("%d%b%Y"), inst
