@@ -125,6 +125,24 @@ async def test_two_clients_of_one_process_download_once(
     assert files(tmp_path) == ["nse_cm.lock", today_file(tmp_path, "nse_cm").name]
 
 
+async def test_a_cancelled_caller_does_not_cancel_the_shared_load(
+    emulator: Emulator, server: EmulatorServer, tmp_path: Path
+) -> None:
+    async with AsyncNeoClient(creds(emulator), login_url=server.url, rate_limit=None) as neo:
+        with emulator.hold("scrip_file") as hold:
+            first = asyncio.ensure_future(neo.instruments("nse_cm", cache_dir=tmp_path))
+            second = asyncio.ensure_future(neo.instruments("nse_cm", cache_dir=tmp_path))
+            assert await asyncio.to_thread(hold.wait_until_waiting, 1)
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            hold.release()
+            table = await second
+        assert table.get("ITC-EQ") is not None
+        assert downloads(emulator) == 1
+        assert await neo.instruments("nse_cm", cache_dir=tmp_path) is table
+
+
 def test_sync_threads_share_one_download(
     emulator: Emulator, server: EmulatorServer, tmp_path: Path
 ) -> None:
