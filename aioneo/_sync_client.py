@@ -1459,6 +1459,9 @@ class NeoClient:
         Concurrent calls share one download; two processes never download the same file at
         once (a file lock). See ``aioneo._instruments`` for the whole sequence.
         """
+        _refuse_inside_event_loop("instruments")
+        if self._closed:
+            raise ClientClosedError("the client is closed")
         seg = canonical_segment(segment)
         key = cache_key(seg, trading_day(self._now()), cache_dir)
 

@@ -21,6 +21,7 @@ import pytest
 
 from aioneo import (
     AsyncNeoClient,
+    ClientClosedError,
     Credentials,
     Instrument,
     InstrumentFileError,
@@ -387,3 +388,19 @@ def test_processes_on_one_host_download_the_file_once(emulator: Emulator, tmp_pa
     assert len({r[1] for r in results}) == 1
     assert downloads(emulator, "nse_cm") == 1
     assert emulator.counters.logins == 1  # only the process that downloaded logged in
+
+
+async def test_a_closed_client_is_refused(
+    emulator: Emulator, server: EmulatorServer, tmp_path: Path
+) -> None:
+    neo = AsyncNeoClient(creds(emulator), login_url=server.url, rate_limit=None)
+    await neo.aclose()
+    with pytest.raises(ClientClosedError):
+        await neo.instruments("nse_cm", cache_dir=tmp_path)
+    sync = NeoClient(creds(emulator), login_url=server.url, rate_limit=None)
+    sync.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.to_thread(sync.instruments, "nse_cm", cache_dir=tmp_path)
+    with pytest.raises(RuntimeError, match=r"NeoClient.instruments\(\) was called from"):
+        sync.instruments("nse_cm", cache_dir=tmp_path)  # in the event loop's thread
+    assert downloads(emulator) == 0
