@@ -59,7 +59,13 @@ import anyio.to_thread
 import httpx
 
 from ._core._policy import Failure
-from ._core._scrip import InstrumentTable, ScripFileError, parse_scrip
+from ._core._scrip import (
+    InstrumentTable,
+    ScripFileError,
+    cache_file_name,
+    earlier_cache_files,
+    parse_scrip,
+)
 from ._exceptions import (
     ConnectError,
     InstrumentFileError,
@@ -127,7 +133,7 @@ class CacheKey:
 
     @property
     def path(self) -> Path:
-        return self.directory / f"{self.segment}_{self.day.isoformat()}.csv"
+        return self.directory / cache_file_name(self.segment, self.day)
 
 
 def cache_key(segment: str, day: date, cache_dir: str | os.PathLike[str] | None) -> CacheKey:
@@ -170,23 +176,16 @@ def _mtime(path: Path) -> int | None:
 
 
 def _earlier_files(key: CacheKey) -> list[tuple[date, Path]]:
-    """Files of earlier days for the segment, newest first."""
-    found: list[tuple[date, Path]] = []
-    prefix = f"{key.segment}_"
+    """Files of earlier days for the segment, newest first (the order is decided in
+    ``_core._scrip.earlier_cache_files``)."""
     try:
         names = os.listdir(key.directory)
     except FileNotFoundError:
         return []
-    for name in names:
-        if not (name.startswith(prefix) and name.endswith(".csv")):
-            continue
-        try:
-            day = date.fromisoformat(name[len(prefix) : -4])
-        except ValueError:
-            continue
-        if day < key.day:
-            found.append((day, key.directory / name))
-    return sorted(found, reverse=True)
+    return [
+        (day, key.directory / name)
+        for day, name in earlier_cache_files(names, key.segment, key.day)
+    ]
 
 
 def _prune(key: CacheKey) -> None:

@@ -56,7 +56,9 @@ __all__ = [
     "InstrumentTable",
     "ScripFileError",
     "ScripParser",
+    "cache_file_name",
     "canonical_segment",
+    "earlier_cache_files",
     "expiry_of",
     "index_instrument",
     "normalise_header",
@@ -150,6 +152,31 @@ _IST = timezone(timedelta(hours=5, minutes=30))
 def trading_day(now: float) -> date:
     """The IST date of ``now`` (Unix seconds): the day a scrip-master file belongs to."""
     return datetime.fromtimestamp(now, _IST).date()
+
+
+def cache_file_name(segment: str, day: date) -> str:
+    """``nse_fo_2026-09-22.csv``: the day file of a segment in the instrument cache."""
+    return f"{segment}_{day.isoformat()}.csv"
+
+
+def earlier_cache_files(names: Iterable[str], segment: str, day: date) -> list[tuple[date, str]]:
+    """The day files of ``segment`` before ``day`` among ``names``, newest first.
+
+    The fallback order for a refused file, and (past the first few) what is pruned.
+    Other segments' files, ``.part`` files and names that are not a date are ignored.
+    """
+    prefix = f"{segment}_"
+    found: list[tuple[date, str]] = []
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".csv")):
+            continue
+        try:
+            when = date.fromisoformat(name[len(prefix) : -len(".csv")])
+        except ValueError:
+            continue
+        if when < day:
+            found.append((when, name))
+    return sorted(found, reverse=True)
 
 
 def canonical_segment(segment: object, *, field: str = "segment") -> str:

@@ -13,7 +13,9 @@ from aioneo import INDICES, Instrument, index_instrument
 from aioneo._core._scrip import (
     SCRIP_HEADER,
     ScripFileError,
+    cache_file_name,
     canonical_segment,
+    earlier_cache_files,
     expiry_of,
     normalise_header,
     parse_scrip,
@@ -605,3 +607,21 @@ def test_instruments_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         inst.token = "x"  # type: ignore[misc]
     assert {inst: 1}[index_instrument("NIFTY")] == 1
+
+
+def test_the_fallback_order_of_cached_day_files() -> None:
+    names = [
+        "nse_fo_2026-09-21.csv",
+        "nse_fo_2026-09-18.csv",
+        "nse_fo_2026-09-22.csv",  # the day itself: not a fallback
+        "nse_fo_2026-09-23.csv",  # later: not a fallback
+        "nse_cm_2026-09-21.csv",  # another segment
+        ".nse_fo_2026-09-20.csv.1.ab.part",  # unfinished
+        "nse_fo_latest.csv",
+        "nse_fo.lock",
+    ]
+    assert earlier_cache_files(names, "nse_fo", date(2026, 9, 22)) == [
+        (date(2026, 9, 21), "nse_fo_2026-09-21.csv"),
+        (date(2026, 9, 18), "nse_fo_2026-09-18.csv"),
+    ]
+    assert cache_file_name("nse_fo", date(2026, 9, 22)) == "nse_fo_2026-09-22.csv"
