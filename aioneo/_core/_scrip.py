@@ -583,14 +583,20 @@ class InstrumentTable:
 
     def _substring_hits(self, wanted: str) -> list[int]:
         """Indexes of the first :data:`SUBSTRING_HITS` instruments containing ``wanted``."""
-        if self._blob is None:
+        blob = self._blob
+        if blob is None:
+            # Built in locals and published starts-first: a thread that sees the blob sees
+            # its complete offsets; two threads building at once both build the same.
             parts = [f"{i.trading_symbol}\x00{i.symbol}\x00{i.name}".upper() for i in self]
+            offsets: list[int] = []
             position = 0
             for part in parts:
-                self._starts.append(position)
+                offsets.append(position)
                 position += len(part) + 1
-            self._blob = "\n".join(parts)
-        blob, starts = self._blob, self._starts
+            blob = "\n".join(parts)
+            self._starts = offsets
+            self._blob = blob
+        starts = self._starts
         hits: list[int] = []
         found = blob.find(wanted)
         while found != -1 and len(hits) < SUBSTRING_HITS:

@@ -625,3 +625,13 @@ def test_the_fallback_order_of_cached_day_files() -> None:
         (date(2026, 9, 18), "nse_fo_2026-09-18.csv"),
     ]
     assert cache_file_name("nse_fo", date(2026, 9, 22)) == "nse_fo_2026-09-22.csv"
+
+
+def test_threads_searching_a_fresh_table_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    table = parse_scrip_text(_cash(), "nse_cm")
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: [i.token for i in table.search("TC")], range(64)))
+    assert all(r == results[0] for r in results)
+    assert set(results[0]) >= {"1660", "9001", "11536"}
