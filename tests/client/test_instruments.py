@@ -404,3 +404,14 @@ async def test_a_closed_client_is_refused(
     with pytest.raises(RuntimeError, match=r"NeoClient.instruments\(\) was called from"):
         sync.instruments("nse_cm", cache_dir=tmp_path)  # in the event loop's thread
     assert downloads(emulator) == 0
+
+
+async def test_a_segment_the_file_paths_do_not_list_is_named(
+    emulator: Emulator, server: EmulatorServer, tmp_path: Path
+) -> None:
+    async with AsyncNeoClient(creds(emulator), login_url=server.url, rate_limit=None) as neo:
+        with pytest.raises(InstrumentFileError, match="file paths have no cde_fo file") as err:
+            await neo.instruments("cde_fo", cache_dir=tmp_path)
+    assert "nse_fo.csv" in str(err.value)  # the files that are there are named
+    assert err.value.segment == "cde_fo"
+    assert downloads(emulator) == 0
