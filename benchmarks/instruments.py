@@ -19,7 +19,8 @@ CPU is not counted), with no latency and no rate limit.
   file already (parse + index, no download, no login).
 * **exact lookup**: ``table.get(trading_symbol)`` and ``table.by_token(token)`` over every
   instrument of the table, in µs per call.
-* **ranked search**: ``table.search(text)`` for a few texts, µs per call.
+* **ranked search**: ``table.search(text)`` for a few texts, µs per call, and
+  ``search("ITC")`` on the ``nse_cm`` file (ITC-EQ must come first).
 * **search_scrip**: aioneo's ``search_scrip("nse_fo", "NIFTY", expiry, "CE", strikes)``
   on the warm client, against the SDK's ``NeoAPI.search_scrip`` with the same arguments on
   the same file, which the SDK reads from its own day cache (``NEO_SCRIP_CACHE_DIR``, the
@@ -157,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
             search_us = {
                 t: _per_call_us(table.search, [t], 20 if args.quick else 200) for t in texts
             }
+            cash = neo.instruments("nse_cm", cache_dir=work / "prime")
+            itc_first = cash.search("ITC")[0].trading_symbol == "ITC-EQ"
+            cash_us = _per_call_us(cash.search, ["ITC"], 20 if args.quick else 200)
             expiry = table.expiries("NIFTY", kind="options")[0]
             sdk_expiry = expiry.strftime("%d%b%Y").upper()
             kwargs = {
@@ -205,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         "get_us": round(get_us, 3),
         "by_token_us": round(token_us, 3),
         "search_us": {k: round(v, 1) for k, v in search_us.items()},
+        "nse_cm_search_itc_us": round(cash_us, 1),
+        "nse_cm_itc_eq_first": itc_first,
         "search_scrip_us": round(ours_us, 1),
         "sdk_search_scrip_us": round(sdk_us, 0),
         "search_scrip_speedup": round(speedup, 0),
@@ -236,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for text, us in search_us.items():
         lines.append(f"| ranked `search({text!r})` | {us:,.1f} µs | - |")
+    lines.append(
+        f"| nse_cm ({len(cash):,} rows) ranked `search('ITC')`, ITC-EQ first: "
+        f"{'yes' if itc_first else 'NO'} | {cash_us:,.1f} µs | - |"
+    )
     lines += [
         f"| `search_scrip` NIFTY CE one expiry 24000-25000 ({len(ours)} rows, same rows: "
         f"{'yes' if same else 'NO'}) | {ours_us:,.1f} µs | {sdk_us / 1e6:.2f} s |",
@@ -255,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(results, indent=2))
-    return 0 if all(ok for _, ok, _ in targets) and same else 1
+    return 0 if all(ok for _, ok, _ in targets) and same and itc_first else 1
 
 
 if __name__ == "__main__":
