@@ -23,6 +23,12 @@ call :func:`load_async` / :func:`load_sync` here. What happens, in order:
    :class:`~aioneo.InstrumentFileError` (or the transport error) is raised. The next call
    tries the download again (nothing negative is memoised).
 
+The day is the IST calendar date of the client's clock, not an exchange calendar: the first
+call of a day (a weekend's too) downloads whatever file Kotak lists then, and that file is
+the day's until ``refresh=True``, even if Kotak publishes another later that day (its URL
+carries a date folder; aioneo does not compare it). A token is never trusted across days:
+each day has its own file and table.
+
 Parsing runs off the event loop in anyio's worker threads, at most :data:`PARSE_THREADS`
 at once per event loop (``anyio.to_thread.run_sync(..., limiter=...)``): a 100,000-row file
 takes about a CPU second, during which the loop keeps serving. The sync twin parses in the
