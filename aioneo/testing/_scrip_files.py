@@ -523,7 +523,7 @@ def scrip_file(market: Market, segment: str, now: float) -> str:
     else:
         text = _fo_file(segment, rows, now)
     with _lock:
-        if len(_files) > 12:
+        if len(_files) >= 6:  # a few segment-days: an nse_fo file is about 21 MiB
             _files.clear()
         _files[key] = text
     return text
