@@ -117,6 +117,7 @@ from ._instruments import (
     AsyncFlights,
     cache_key,
     download_failed,
+    download_garbled,
     download_refused,
     load_async,
     scrip_url,
@@ -1268,6 +1269,8 @@ class AsyncNeoClient:
                             await sink.write(chunk)
             except httpx.TransportError as exc:
                 raise download_failed(seg, exc) from exc
+            except httpx.HTTPError as exc:
+                raise download_garbled(seg, exc) from exc
 
         return await self._flights.run(
             key, lambda: load_async(key, refresh=refresh, url_of=url_of, download=download)

@@ -123,6 +123,7 @@ from ._instruments import (
     SyncFlights,
     cache_key,
     download_failed,
+    download_garbled,
     download_refused,
     load_sync,
     scrip_url,
@@ -1479,6 +1480,8 @@ class NeoClient:
                             sink.write(chunk)
             except httpx.TransportError as exc:
                 raise download_failed(seg, exc) from exc
+            except httpx.HTTPError as exc:
+                raise download_garbled(seg, exc) from exc
 
         return self._flights.run(
             key, lambda: load_sync(key, refresh=refresh, url_of=url_of, download=download)

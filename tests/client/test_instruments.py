@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from aioneo import (
@@ -34,6 +35,8 @@ from aioneo import (
 from aioneo._core._scrip import trading_day
 from aioneo._instruments import scrip_url
 from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer
+
+from .conftest import GateTransport
 
 ctx = multiprocessing.get_context("spawn")
 
@@ -415,3 +418,15 @@ async def test_a_segment_the_file_paths_do_not_list_is_named(
     assert "nse_fo.csv" in str(err.value)  # the files that are there are named
     assert err.value.segment == "cde_fo"
     assert downloads(emulator) == 0
+
+
+async def test_a_body_that_cannot_be_decoded_is_a_bad_file(tmp_path: Path) -> None:
+    emulator = Emulator(EmulatorConfig(rate_limit=None))
+    transport = GateTransport(emulator.transport())
+    transport.replies["/nse_cm-v1.csv"] = lambda request: httpx.Response(
+        200, headers={"content-encoding": "gzip"}, content=b"not gzip at all"
+    )
+    async with AsyncNeoClient(creds(emulator), transport=transport, rate_limit=None) as neo:
+        with pytest.raises(InstrumentFileError, match="could not be decoded: DecodingError"):
+            await neo.instruments("nse_cm", cache_dir=tmp_path)
+    assert files(tmp_path) == ["nse_cm.lock"]
