@@ -635,3 +635,49 @@ def test_threads_searching_a_fresh_table_agree() -> None:
         results = list(pool.map(lambda _: [i.token for i in table.search("TC")], range(64)))
     assert all(r == results[0] for r in results)
     assert set(results[0]) >= {"1660", "9001", "11536"}
+
+
+def test_request_builders_take_instruments() -> None:
+    from aioneo._core import _requests as requests
+    from aioneo._core._missing import missing_instruments
+
+    table = parse_scrip_text(_cash(), "nse_cm")
+    itc = table.get("ITC-EQ")
+    assert itc is not None
+    nifty = index_instrument("Nifty 50")
+    (spec,) = requests.quotes([itc, nifty, "nse_cm|11536"])
+    assert spec.path.endswith("nse_cm|1660,nse_cm|Nifty%2050,nse_cm|11536/all")
+    assert missing_instruments([itc, nifty], []) == ("nse_cm|1660", "nse_cm|Nifty 50")
+    order = requests.place_order(
+        trading_symbol=itc,
+        product="CNC",
+        price="0",
+        order_type="MKT",
+        quantity=1,
+        validity="DAY",
+        transaction_type="B",
+        tag="t-1",
+    )
+    assert order.jdata is not None
+    assert (order.jdata["ts"], order.jdata["es"]) == ("ITC-EQ", "nse_cm")
+    margin = requests.margin_required(
+        instrument_token=itc,
+        exchange_segment="nse_cm",  # may be given: it must be the instrument's
+        price="0",
+        order_type="MKT",
+        product="CNC",
+        quantity=1,
+        transaction_type="B",
+    )
+    assert margin.jdata is not None
+    assert (margin.jdata["tok"], margin.jdata["exSeg"]) == ("1660", "nse_cm")
+    with pytest.raises(ValueError, match="exchange_segment 'bse_cm' is not the segment of"):
+        requests.margin_required(
+            instrument_token=itc,
+            exchange_segment="bse_cm",
+            price="0",
+            order_type="MKT",
+            product="CNC",
+            quantity=1,
+            transaction_type="B",
+        )
