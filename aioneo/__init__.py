@@ -6,6 +6,7 @@ private. ``aioneo.testing`` (the emulator) is the other public package.
 
 from ._async_client import AsyncNeoClient
 from ._core._persist import StoredSession
+from ._core._scrip import INDICES, ChainStrike, Instrument, InstrumentTable, index_instrument
 from ._core._session import SessionStats
 from ._credentials import Credentials
 from ._exceptions import (
@@ -16,6 +17,7 @@ from ._exceptions import (
     ClientClosedError,
     ConnectError,
     FatalLoginError,
+    InstrumentFileError,
     InvalidResponseError,
     LoginError,
     NeoError,
@@ -64,6 +66,7 @@ from ._sync_client import NeoClient
 from ._version import __version__
 
 __all__ = [
+    "INDICES",
     "IST",
     "APIError",
     "AccessDeniedError",
@@ -71,6 +74,7 @@ __all__ = [
     "AsyncNeoClient",
     "BusinessError",
     "Candle",
+    "ChainStrike",
     "ClientClosedError",
     "ClientIp",
     "ConnectError",
@@ -81,6 +85,9 @@ __all__ = [
     "FileSessionStore",
     "FutureChainRow",
     "Holding",
+    "Instrument",
+    "InstrumentFileError",
+    "InstrumentTable",
     "InvalidResponseError",
     "Limits",
     "LoginError",
@@ -121,4 +128,5 @@ __all__ = [
     "TransportError",
     "Validity",
     "__version__",
+    "index_instrument",
 ]

@@ -39,14 +39,17 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import anyio
 import httpx
 
 from . import _models as models
@@ -90,6 +93,7 @@ from ._core._reconcile import lookup, reconcile
 from ._core._refresh import DEFAULT_REFRESH_AHEAD, parse_http_date
 from ._core._render import render
 from ._core._requests import InstrumentLike, PriceLike, QuantityLike
+from ._core._scrip import Instrument, InstrumentTable, canonical_segment, trading_day
 from ._core._session import (
     DEFAULT_LOGIN_COOLDOWN,
     Action,
@@ -108,6 +112,15 @@ from ._exceptions import (
     ReloginLoopError,
     SessionStoreError,
     TransientLoginError,
+)
+from ._instruments import (
+    AsyncFlights,
+    cache_key,
+    download_failed,
+    download_garbled,
+    download_refused,
+    load_async,
+    scrip_url,
 )
 from ._lifecycle import CloseSteps, Sockets, report_masked
 from ._limits import limiter_for
@@ -458,6 +471,7 @@ class AsyncNeoClient:
         self._sockets: Sockets | None = None  # those of the two pools, made with them
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._flights = AsyncFlights()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -1016,13 +1030,13 @@ class AsyncNeoClient:
     async def place_order(
         self,
         *,
-        exchange_segment: str,
+        exchange_segment: str | None = None,
         product: str,
         price: PriceLike,
         order_type: str,
         quantity: QuantityLike,
         validity: str,
-        trading_symbol: str,
+        trading_symbol: str | Instrument,
         transaction_type: str,
         amo: str = "NO",
         disclosed_quantity: QuantityLike = "0",
@@ -1040,6 +1054,9 @@ class AsyncNeoClient:
         the outcome open (timeout or reset after sending, 5xx, an unreadable answer) raises
         ``OrderOutcomeUnknown`` with the tag: look the order up with :meth:`find_order`
         before placing it again.
+
+        ``trading_symbol`` may be an :class:`~aioneo.Instrument`; its segment is then the
+        ``exchange_segment``, which may be left out (given, it must match).
         """
         spec = requests.place_order(
             exchange_segment=exchange_segment,
@@ -1151,12 +1168,12 @@ class AsyncNeoClient:
     async def margin_required(
         self,
         *,
-        exchange_segment: str,
+        exchange_segment: str | None = None,
         price: PriceLike,
         order_type: str,
         product: str,
         quantity: QuantityLike,
-        instrument_token: str | int,
+        instrument_token: str | int | Instrument,
         transaction_type: str,
         trigger_price: PriceLike | None = None,
         broker_name: str = "KOTAK",
@@ -1181,7 +1198,8 @@ class AsyncNeoClient:
         Those five are checked as :meth:`place_order` checks them and are not sent: Kotak's
         check-margin has no field for them and knows the instrument by ``instrument_token``
         alone (the ``tok`` of ``"nse_cm|11536"``). All other keywords are spelled the same
-        in both methods.
+        in both methods. ``instrument_token`` may be an :class:`~aioneo.Instrument` (its
+        token is sent; ``exchange_segment`` may then be left out).
         """
         spec = requests.margin_required(
             exchange_segment=exchange_segment,
@@ -1209,6 +1227,78 @@ class AsyncNeoClient:
         return models.parse_margin_required(await self._call(spec))
 
     # -- market data ------------------------------------------------------------------------
+    async def instruments(
+        self,
+        segment: str,
+        *,
+        cache_dir: str | os.PathLike[str] | None = None,
+        refresh: bool = False,
+    ) -> InstrumentTable:
+        """The scrip master of ``segment`` as a typed, indexed :class:`~aioneo.InstrumentTable`.
+
+        ``segment`` is ``"nse_cm"``, ``"nse_fo"``, ``"bse_cm"``, ``"bse_fo"``, ``"mcx_fo"``,
+        ``"cde_fo"`` or one of the SDK's aliases (``"NSE"``, ``"NFO"``, ...). The file is
+        downloaded once per IST trading day and kept on disk for every process of the host
+        (``cache_dir``, default ``$AIONEO_INSTRUMENTS_DIR`` or the user cache directory);
+        later calls, in any process, parse the kept file, and a second call in the same
+        process returns the same table at once. ``refresh=True`` downloads again. A
+        header-only, truncated or garbled file is refused; the last good file is used with
+        a warning, or :class:`~aioneo.InstrumentFileError` is raised when there is none.
+        Concurrent calls share one download; two processes never download the same file at
+        once (a file lock). See ``aioneo._instruments`` for the whole sequence.
+        """
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+        seg = canonical_segment(segment)
+        key = cache_key(seg, trading_day(self._now()), cache_dir)
+
+        async def url_of() -> str:
+            return scrip_url(await self.scrip_master(), seg)
+
+        async def download(url: str, part: Path) -> None:
+            http, _ = self._bind()
+            try:
+                async with http.stream(
+                    "GET", url, extensions={"timeout": self._timeout_ext}
+                ) as response:
+                    if response.status_code != 200:
+                        raise download_refused(seg, response.status_code)
+                    # Written in worker threads: the event loop never blocks on the disk.
+                    async with await anyio.open_file(part, "wb") as sink:
+                        async for chunk in response.aiter_bytes(1 << 16):
+                            await sink.write(chunk)
+            except httpx.TransportError as exc:
+                raise download_failed(seg, exc) from exc
+            except httpx.HTTPError as exc:
+                raise download_garbled(seg, exc) from exc
+
+        return await self._flights.run(
+            key, lambda: load_async(key, refresh=refresh, url_of=url_of, download=download)
+        )
+
+    async def search_scrip(
+        self,
+        exchange_segment: str,
+        symbol: str = "",
+        expiry: str | None = None,
+        option_type: str | None = None,
+        strike_price: str | None = None,
+        ignore_50multiple: bool = True,
+    ) -> list[Instrument]:
+        """The SDK's ``search_scrip``, same name and keywords, typed and exact first.
+
+        Loads the segment's table with :meth:`instruments` (so repeated calls cost
+        microseconds, not a pandas parse per call) and filters it: see
+        :meth:`InstrumentTable.search_scrip <aioneo.InstrumentTable.search_scrip>` for
+        ``symbol`` (exact symbol first, unlike the SDK's substring match), ``expiry``
+        (``DDMMMYYYY`` or a range), ``option_type`` (``CE``, ``PE``, ``FUT``) and
+        ``strike_price`` (value, ``LOW-HIGH``, ``>X``, ``<X``). ``ignore_50multiple`` is
+        accepted for SDK callers and, as in the SDK, changes nothing. Returns a list of
+        :class:`~aioneo.Instrument`, sorted by strike; bad input raises ``ValueError``.
+        """
+        table = await self.instruments(exchange_segment)
+        return table.search_scrip(symbol, expiry, option_type, strike_price)
+
     async def scrip_master(self) -> models.ScripMasterPaths:
         """The URLs of today's scrip-master CSV files (``for_segment`` picks one)."""
         return models.parse_scrip_master(await self._call(requests.scrip_master()))
@@ -1220,7 +1310,8 @@ class AsyncNeoClient:
         quote_type: str = "all",
         missing: MissingMode = "ignore",
     ) -> list[models.Quote]:
-        """Quotes for instruments (``"nse_cm|11536"`` or the SDK's dicts), in order.
+        r"""Quotes for instruments (``"nse_cm|11536"``, the SDK's dicts or
+        :class:`~aioneo.Instrument`\ s from :meth:`instruments`), in order.
 
         More than 50 instruments (Kotak's per-call cap) are split into several calls, sent
         one after another through the rate limiter; the results are concatenated.

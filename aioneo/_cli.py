@@ -6,6 +6,8 @@
     python -m aioneo login                         log in (or reuse the kept session)
     python -m aioneo positions | orders | trades | holdings | limits | whatsmyip
     python -m aioneo quotes SYMBOL...              SYMBOL as seg|token (nse_cm|11536)
+    python -m aioneo search TEXT [--segment nse_cm] instruments matching TEXT, best first
+    python -m aioneo chain UNDERLYING [--expiry YYYY-MM-DD]   an option chain from the file
     python -m aioneo order-history ORDER_ID        every state of one order, newest first
     python -m aioneo place --trading-symbol ... --transaction-type ... --quantity ...
     python -m aioneo modify ORDER_ID --order-type ... --quantity ... [--price ...]
@@ -15,6 +17,10 @@ The account commands read the credentials from ``AIONEO_CONSUMER_KEY``,
 ``AIONEO_MOBILE_NUMBER``, ``AIONEO_UCC``, ``AIONEO_MPIN`` and ``AIONEO_TOTP_SECRET``, and
 the login host from ``--login-url`` or ``AIONEO_LOGIN_URL`` (``python -m aioneo.testing
 serve --env`` prints all six for the emulator).
+
+``search`` and ``chain`` read the day's scrip master through ``instruments()`` (kept in
+``$XDG_CACHE_HOME/aioneo/instruments``, or ``--cache-dir``): the first of the day downloads
+it (and logs in for its URL), the others read the kept file without a login.
 
 The session is kept between commands in a private file per account (a
 :class:`~aioneo.FileSessionStore`): ``$XDG_CACHE_HOME/aioneo/sessions/<UCC>.json``, else
@@ -64,6 +70,7 @@ from typing import Any
 
 from ._async_client import AsyncNeoClient
 from ._core import _requests as requests
+from ._core._scrip import ChainStrike, Instrument, canonical_segment
 from ._credentials import ENV_VARS, Credentials
 from ._exceptions import NeoError
 from ._models import (
@@ -287,7 +294,42 @@ def _ip_table(ip: ClientIp) -> Table:
     return ("ip", "server time"), [(ip.ip, _cell(ip.time))]
 
 
+def _instruments_table(found: list[Instrument]) -> Table:
+    header = ("trading symbol", "token", "segment", "series", "type", "expiry", "strike", "lot")
+    rows = [
+        (
+            i.trading_symbol,
+            i.token,
+            i.segment,
+            i.series or "-",
+            i.option_type or i.instrument_type or "-",
+            _cell(i.expiry),
+            _cell(i.strike),
+            str(i.lot_size),
+        )
+        for i in found
+    ]
+    return header, rows
+
+
+def _chain_table(chain: list[ChainStrike]) -> Table:
+    header = ("call symbol", "call token", "strike", "put token", "put symbol")
+    rows = [
+        (
+            _cell(c.call.trading_symbol if c.call else None),
+            _cell(c.call.token if c.call else None),
+            str(c.strike),
+            _cell(c.put.token if c.put else None),
+            _cell(c.put.trading_symbol if c.put else None),
+        )
+        for c in chain
+    ]
+    return header, rows
+
+
 _TABLES: dict[str, Callable[[Any], Table]] = {
+    "search": _instruments_table,
+    "chain": _chain_table,
     "positions": _positions_table,
     "orders": _orders_table,
     "order-history": _history_table,
@@ -486,6 +528,31 @@ def _parser() -> argparse.ArgumentParser:
         "symbols", nargs="+", metavar="SYMBOL", help="instrument as seg|token, e.g. nse_cm|11536"
     )
     commands.add_parser("whatsmyip", parents=[account], help="the IP address Kotak sees")
+    scrip = argparse.ArgumentParser(add_help=False)
+    scrip.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="where the day's scrip-master files are kept (default $AIONEO_INSTRUMENTS_DIR, "
+        "else $XDG_CACHE_HOME or ~/.cache, then aioneo/instruments)",
+    )
+    search = commands.add_parser(
+        "search", parents=[account, scrip], help="instruments matching TEXT, best first"
+    )
+    search.add_argument("text", metavar="TEXT", help="a trading symbol, symbol or name: ITC")
+    search.add_argument("--segment", default="nse_cm", help="scrip-master segment (nse_cm)")
+    search.add_argument("--limit", type=_count, default=20, help="rows at most (20)")
+    chain = commands.add_parser(
+        "chain", parents=[account, scrip], help="the option chain of UNDERLYING from the file"
+    )
+    chain.add_argument("underlying", metavar="UNDERLYING", help="e.g. NIFTY")
+    chain.add_argument(
+        "--expiry",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD (default: the nearest option expiry)",
+    )
+    chain.add_argument("--segment", default="nse_fo", help="nse_fo, bse_fo or mcx_fo (nse_fo)")
 
     confirm = argparse.ArgumentParser(add_help=False)
     confirm.add_argument(
@@ -534,7 +601,12 @@ def _check_input(args: argparse.Namespace) -> str | None:
     network (``ValueError``/``TypeError`` naming the field, the value and what is
     allowed). Returns what an order command will do, in words, for the confirmation."""
     command: str = args.command
-    if command == "quotes":
+    if command in ("search", "chain"):
+        canonical_segment(args.segment, field="--segment")
+        text = args.text if command == "search" else args.underlying
+        if not text.strip():
+            raise ValueError(f"{'TEXT' if command == 'search' else 'UNDERLYING'} must not be blank")
+    elif command == "quotes":
         requests.quotes(list(args.symbols))
     elif command == "order-history":
         requests.order_history(args.order_id)
@@ -683,8 +755,33 @@ async def _run_account(
             "place": lambda: neo.place_order(**_place_kwargs(args)),
             "modify": lambda: neo.modify_order(**_modify_kwargs(args)),
             "cancel": lambda: neo.cancel_order(args.order_id, amo=args.amo),
+            "search": lambda: _search(neo, args),
+            "chain": lambda: _chain(neo, args),
         }
         return await actions[command]()
+
+
+async def _search(neo: AsyncNeoClient, args: argparse.Namespace) -> list[Instrument]:
+    table = await neo.instruments(args.segment, cache_dir=args.cache_dir)
+    return table.search(args.text, limit=args.limit)
+
+
+async def _chain(neo: AsyncNeoClient, args: argparse.Namespace) -> list[ChainStrike]:
+    table = await neo.instruments(args.segment, cache_dir=args.cache_dir)
+    expiries = table.expiries(args.underlying, kind="options")
+    if not expiries:
+        raise ValueError(
+            f"UNDERLYING {args.underlying!r} has no options in the {table.segment} scrip "
+            "master (see 'python -m aioneo search')"
+        )
+    expiry = args.expiry or expiries[0]
+    if expiry not in expiries:
+        shown = ", ".join(d.isoformat() for d in expiries[:8])
+        raise ValueError(
+            f"--expiry {expiry.isoformat()} is not an expiry of {args.underlying.upper()}; "
+            f"its expiries are {shown}"
+        )
+    return table.option_chain(args.underlying, expiry)
 
 
 def _missing_quotes(asked: Sequence[str], quotes: Sequence[Quote]) -> list[str]:
@@ -721,6 +818,8 @@ def _not_found(args: argparse.Namespace, result: object) -> str | None:
                 f"no quote for {len(missing)} of {unique} instrument(s): "
                 f"{', '.join(missing)} (not a known segment|token?)"
             )
+    if args.command == "search" and not result:
+        return f"no instrument in {args.segment} matches {args.text!r}"
     if args.command == "order-history" and not result:
         return (
             f"no order {args.order_id!r} found: the order book has no such order number "

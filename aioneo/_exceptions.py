@@ -14,6 +14,8 @@
     │   │   └── AccessDeniedError     static-IP and session-IP rules (100008, 1037, ...):
     │   │                             logging in again cannot fix these
     │   ├── InvalidResponseError      a body that is not the JSON the endpoint promises
+    │   │   └── InstrumentFileError   a scrip-master file that is empty, header-only,
+    │   │                             truncated or unparseable, with no good copy to use
     │   └── NotFoundError             missing="raise": no quote for an instrument, no
     │                                 order with that number (.missing, .found)
     ├── SessionError                  the session could not be (re)established
@@ -51,6 +53,7 @@ __all__ = [
     "ClientClosedError",
     "ConnectError",
     "FatalLoginError",
+    "InstrumentFileError",
     "InvalidResponseError",
     "LoginError",
     "NeoError",
@@ -162,6 +165,18 @@ class AccessDeniedError(BusinessError):
 
 class InvalidResponseError(APIError):
     """The body could not be decoded as the JSON this endpoint answers with."""
+
+
+class InstrumentFileError(InvalidResponseError):
+    """A scrip-master file that cannot be used, and no earlier good copy to fall back on.
+
+    ``segment`` names the file (``"nse_fo"``); the message says what is wrong with it
+    (header only, cut off at line N, a row with the wrong number of fields, ...).
+    """
+
+    def __init__(self, message: str, *, segment: str, endpoint: str | None = "instruments") -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.segment = segment
 
 
 class NotFoundError(APIError):

@@ -65,6 +65,13 @@ EXPECTED = {
     "Trade",
     "TransactionType",
     "Validity",
+    # instruments (the scrip master)
+    "INDICES",
+    "ChainStrike",
+    "Instrument",
+    "InstrumentFileError",
+    "InstrumentTable",
+    "index_instrument",
     "__version__",
 }
 OPTIONAL = {"NeoClient"}  # the sync facade, exported once it lands

@@ -48,6 +48,7 @@ from decimal import Decimal
 from typing import Any
 
 from aioneo._core._protocol import FORM, JSON, Auth, Host, Kind, RequestSpec
+from aioneo._core._scrip import Instrument, wire_instrument
 
 __all__ = [
     "AMO_VALUES",
@@ -196,9 +197,32 @@ PriceLike = int | Decimal | str
 QuantityLike = int | Decimal | str
 """A quantity: a whole number as ``int``, integral ``Decimal`` or digit string."""
 
-InstrumentLike = Mapping[str, Any] | str
-"""``{"instrument_token": "1333", "exchange_segment": "nse_cm"}`` (the SDK's form) or
-``"nse_cm|1333"``."""
+InstrumentLike = Mapping[str, Any] | str | Instrument
+"""``{"instrument_token": "1333", "exchange_segment": "nse_cm"}`` (the SDK's form),
+``"nse_cm|1333"`` or an :class:`~aioneo.Instrument` from an instrument table."""
+
+
+def _segment_and(
+    exchange_segment: str | None, value: object, *, field: str, wanted: str
+) -> tuple[str | None, object]:
+    """``(segment, value)`` with ``value`` an Instrument replaced by its ``wanted`` field.
+
+    An Instrument brings its segment: ``exchange_segment`` may then be left out, and if it
+    is given it must be the instrument's. A plain value needs ``exchange_segment``.
+    """
+    if isinstance(value, Instrument):
+        if exchange_segment is not None and exchange_segment != value.segment:
+            raise ValueError(
+                f"exchange_segment {exchange_segment!r} is not the segment of {field} "
+                f"{value.trading_symbol!r} ({value.segment!r}); leave exchange_segment out"
+            )
+        return value.segment, getattr(value, wanted)
+    if exchange_segment is None:
+        raise ValueError(
+            f"exchange_segment is required when {field} is not an aioneo.Instrument; "
+            f"pass e.g. exchange_segment='nse_cm'"
+        )
+    return exchange_segment, value
 
 
 class _Secret(dict[str, Any]):
@@ -486,13 +510,13 @@ def _check_prices(
 
 def place_order(
     *,
-    exchange_segment: str,
+    exchange_segment: str | None = None,
     product: str,
     price: PriceLike,
     order_type: str,
     quantity: QuantityLike,
     validity: str,
-    trading_symbol: str,
+    trading_symbol: str | Instrument,
     transaction_type: str,
     amo: str = "NO",
     disclosed_quantity: QuantityLike = "0",
@@ -513,8 +537,14 @@ def place_order(
     When ``tag`` is ``None`` a new one is generated from ``entropy`` (:func:`new_tag`). Build
     the spec **once per order intent** and resend that same spec if a replay is ever allowed:
     building again would make a new tag and so, possibly, a second order.
+
+    ``trading_symbol`` may be an :class:`~aioneo.Instrument`: its trading symbol is sent and
+    its segment is the ``exchange_segment`` (which may then be left out).
     """
-    segment = _choice("exchange_segment", exchange_segment, EXCHANGE_SEGMENTS)
+    seg_value, symbol_value = _segment_and(
+        exchange_segment, trading_symbol, field="trading_symbol", wanted="trading_symbol"
+    )
+    segment = _choice("exchange_segment", seg_value, EXCHANGE_SEGMENTS)
     product_code = _choice("product", product, PRODUCTS)
     kind = _choice("order_type", order_type, ORDER_TYPES)
     price_text, price_value = _price("price", price)
@@ -526,7 +556,7 @@ def place_order(
         allowed_validity,
         note=f" for exchange_segment {segment!r}",
     )
-    symbol = _text("trading_symbol", trading_symbol, example="ITBEES-EQ")
+    symbol = _text("trading_symbol", symbol_value, example="ITBEES-EQ")
     side = _choice("transaction_type", transaction_type, TRANSACTION_TYPES, note=" (buy, sell)")
     amo_flag = _choice("amo", amo, AMO_VALUES)
     disclosed = _quantity("disclosed_quantity", disclosed_quantity, minimum=0, example="0")
@@ -718,12 +748,12 @@ def _optional_price(field: str, value: object) -> str | None:
 
 def margin_required(
     *,
-    exchange_segment: str,
+    exchange_segment: str | None = None,
     price: PriceLike,
     order_type: str,
     product: str,
     quantity: QuantityLike,
-    instrument_token: str | int,
+    instrument_token: str | int | Instrument,
     transaction_type: str,
     trigger_price: PriceLike | None = None,
     broker_name: str = "KOTAK",
@@ -753,8 +783,14 @@ def margin_required(
     :func:`place_order` checks them and not sent (check-margin has no field for them, and
     names the instrument by ``instrument_token`` alone). Every other keyword is spelled the
     same in both, so no value can be given twice under two names.
+
+    ``instrument_token`` may be an :class:`~aioneo.Instrument`: its token is sent and its
+    segment is the ``exchange_segment`` (which may then be left out).
     """
-    segment = _choice("exchange_segment", exchange_segment, EXCHANGE_SEGMENTS)
+    seg_value, token_value = _segment_and(
+        exchange_segment, instrument_token, field="instrument_token", wanted="token"
+    )
+    segment = _choice("exchange_segment", seg_value, EXCHANGE_SEGMENTS)
     if validity is not None:
         _choice(
             "validity",
@@ -774,7 +810,7 @@ def margin_required(
     kind = _choice("order_type", order_type, ORDER_TYPES)
     product_code = _choice("product", product, PRODUCTS)
     quantity_text = _quantity("quantity", quantity)
-    token = _quantity("instrument_token", instrument_token, example="11536")
+    token = _quantity("instrument_token", token_value, example="11536")
     side = _choice("transaction_type", transaction_type, TRANSACTION_TYPES, note=" (buy, sell)")
     if kind in ("L", "SL") and price_value <= 0:
         raise ValueError(
@@ -832,7 +868,9 @@ def _neo_symbol(index: int, item: object) -> tuple[str, str]:
     field = f"instrument_tokens[{index}]"
     segment: object
     token: object
-    if isinstance(item, str):
+    if isinstance(item, Instrument):
+        segment, token = wire_instrument(item, field=field)
+    elif isinstance(item, str):
         segment, sep, token = item.partition("|")
         if not sep:
             raise ValueError(f"{field} {item!r} is not 'segment|token', e.g. 'nse_cm|1333'")
@@ -849,7 +887,8 @@ def _neo_symbol(index: int, item: object) -> tuple[str, str]:
     else:
         raise TypeError(
             f"{field} must be a mapping such as {{'instrument_token': '1333', "
-            f"'exchange_segment': 'nse_cm'}} or a str 'nse_cm|1333'; got {type(item).__name__}"
+            f"'exchange_segment': 'nse_cm'}}, a str 'nse_cm|1333' or an aioneo.Instrument; "
+            f"got {type(item).__name__}"
         )
     segment_code = _choice(f"{field} exchange_segment", segment, QUOTE_SEGMENTS)
     token_text = _text(f"{field} instrument_token", token, example="1333")

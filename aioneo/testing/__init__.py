@@ -45,8 +45,8 @@ from aioneo.testing._config import (
 )
 from aioneo.testing._feeds import FeedControls, SentPacket
 from aioneo.testing._server import EmulatorServer, RoutingTransport
-from aioneo.testing._trading_market import FeedSnapshot
 from aioneo.testing._sync_transport import EmulatorSyncTransport
+from aioneo.testing._trading_market import FeedSnapshot
 
 __all__ = [
     "ENDPOINTS",

@@ -57,7 +57,9 @@ from aioneo.testing._control import handle_control
 from aioneo.testing._feeds import MARKET_PATH, ORDER_PATH, FeedControls, FeedHub
 from aioneo.testing._ratelimit import RateLimiter
 from aioneo.testing._routes import CONTROL_PREFIX, SCRIP_FILES, Guard, Route, resolve
+from aioneo.testing._scrip_files import SCRIP_MODES, shape
 from aioneo.testing._trading import FeedSnapshot, TradingBook, rupees_to_paise
+from aioneo.testing._trading_market import SEGMENTS
 
 if TYPE_CHECKING:
     from aioneo.testing._sync_transport import EmulatorSyncTransport
@@ -417,6 +419,7 @@ class Emulator:
             tick_rate=self._config.tick_rate,
         )
         self._faults: dict[str, collections.deque[_QueuedFault]] = {}
+        self._scrip_modes: dict[str, str] = {}  # segment ("*": every one) -> SCRIP_MODES
         self._holds: dict[str, list[Hold]] = {}
         self._hangs: set[_Waker] = set()
         self._records: collections.deque[RecordedRequest] = collections.deque(
@@ -597,6 +600,28 @@ class Emulator:
             self._faults.setdefault(endpoint, collections.deque()).append(
                 _QueuedFault(fault, count, None if delay is None else float(delay))
             )
+
+    def set_scrip_file(self, mode: str, *, segment: str | None = None) -> None:
+        """Serve the scrip-master file of ``segment`` (``None``: every segment) as ``mode``.
+
+        ``"full"`` (the default), ``"header_only"`` (the header line alone, as Kotak
+        published on 2026-04-05) or ``"truncated"`` (cut in the middle of a row halfway
+        through the file, with a correct ``Content-Length``). ``"full"`` for ``None`` clears
+        every per-segment switch too.
+        """
+        if mode not in SCRIP_MODES:
+            raise ValueError(f"mode={mode!r} is not allowed: pass one of {', '.join(SCRIP_MODES)}")
+        if segment is not None and segment not in SEGMENTS:
+            raise ValueError(
+                f"segment={segment!r} is not allowed: pass one of {', '.join(SEGMENTS)} or None"
+            )
+        with self._lock:
+            if segment is None:
+                self._scrip_modes.clear()
+                if mode != "full":
+                    self._scrip_modes["*"] = mode
+            else:
+                self._scrip_modes[segment] = mode
 
     def clear_faults(self) -> None:
         """Forget queued faults and end hung requests (their connections are closed)."""
@@ -917,10 +942,12 @@ class Emulator:
             if endpoint == "config":
                 return _json(200, {"data": {"configs": self._feed_configs(config)}})
             if endpoint == "scrip_file":
-                csv = self._book.scrip_csv(route.params["segment"], now=now)
+                segment = route.params["segment"]
+                csv = self._book.scrip_csv(segment, now=now)
                 if csv is None:
                     return _json(404, {"code": "404", "message": "Not Found"})
-                return _Response(200, csv.encode(), content_type=b"text/csv")
+                mode = self._scrip_modes.get(segment) or self._scrip_modes.get("*", "full")
+                return _Response(200, shape(csv, mode).encode(), content_type=b"text/csv")
             if endpoint == "client_ip":
                 return _json(
                     200,

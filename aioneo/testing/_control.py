@@ -14,6 +14,8 @@ POST        ``/sessions/expire``                 ``{"ucc": null}`` -> ``{"ended"
 POST        ``/sessions/revoke``                 same, as a revocation
 POST        ``/faults``                          ``{"endpoint", "kind", "count"?, "delay"?}``
 DELETE      ``/faults``                          clear faults, end hung requests
+POST        ``/scrip-files``                     ``{"mode", "segment"?}``: serve the scrip
+                                                 master whole, header-only or truncated
 POST        ``/holds``                           ``{"endpoint"}`` -> ``{"id", ...}``
 GET         ``/holds/{id}``                      ``{"id", "endpoint", "waiting", "released"}``
 POST        ``/holds/{id}/release``              release it
@@ -63,6 +65,7 @@ ROUTES = [
     "POST /__emulator/sessions/revoke",
     "POST /__emulator/faults",
     "DELETE /__emulator/faults",
+    "POST /__emulator/scrip-files",
     "POST /__emulator/holds",
     "GET /__emulator/holds/{id}",
     "POST /__emulator/holds/{id}/release",
@@ -181,6 +184,15 @@ def _dispatch(
             emu.clear_faults()
             return 200, {"cleared": True}
         return wrong_method("POST", "DELETE")
+    if route == "scrip-files":
+        if method != "POST":
+            return wrong_method("POST")
+        payload = _body(raw_body)
+        _only(payload, {"mode", "segment"})
+        if "mode" not in payload:
+            raise _BadRequest("send a JSON object with 'mode' (and 'segment', or null for all)")
+        emu.set_scrip_file(payload["mode"], segment=payload.get("segment"))
+        return 200, {"mode": payload["mode"], "segment": payload.get("segment")}
     if parts and parts[0] == "holds":
         return _holds(emu, method, parts[1:], raw_body)
     if route == "counters":

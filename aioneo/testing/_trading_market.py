@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from aioneo.testing import _scrip_files
 from aioneo.testing._trading_walk import Tape
 
 __all__ = [
@@ -599,8 +600,9 @@ class Market:
                 inst = chain.by_token.get(token)
                 if inst is not None:
                     return inst
-            return None
-        return self._by_token.get((seg, token))
+            return _scrip_files.filler_by_token(self, seg, token, now)
+        found = self._by_token.get((seg, token))
+        return found or _scrip_files.filler_by_token(self, seg, token, now)
 
     def by_symbol(self, seg: str, trd_sym: str, now: float) -> Instrument | None:
         """The tradable instrument whose pTrdSymbol is ``trd_sym`` in ``seg``, or ``None``."""
@@ -609,8 +611,9 @@ class Market:
                 inst = chain.by_symbol.get(trd_sym)
                 if inst is not None:
                     return inst
-            return None
-        return self._by_symbol.get((seg, trd_sym))
+            return _scrip_files.filler_by_symbol(self, seg, trd_sym, now)
+        found = self._by_symbol.get((seg, trd_sym))
+        return found or _scrip_files.filler_by_symbol(self, seg, trd_sym, now)
 
     def tradable_instruments(self, seg: str, now: float) -> list[Instrument]:
         """Every tradable instrument of ``seg`` live at ``now`` (scrip-master order)."""
@@ -1275,39 +1278,11 @@ class Market:
     # -- scrip master --
 
     def scrip_csv(self, segment: str, now: float) -> str | None:
-        """A small scrip-master CSV for ``segment`` (the columns the SDK's search reads)."""
+        """The scrip-master CSV of ``segment`` at ``now``: real header, real size (see
+        :mod:`aioneo.testing._scrip_files`, which also decodes its filler instruments)."""
         if segment not in SEGMENTS:
             return None
-        header = (
-            "pSymbol,pExchSeg,pTrdSymbol,pSymbolName,pInstType,pOptionType,pExpiryDate,"
-            "dStrikePrice;,lLotSize,dTickSize ,pDesc"
-        )
-        lines = [header]
-        for inst in self.tradable_instruments(segment, now):
-            expiry = ""
-            if inst.expiry:
-                epoch = int(_utc(inst.expiry, inst.close_minute))
-                # nse_fo/cde_fo files count from 1980-01-01 (the SDK adds 315511200 back)
-                expiry = str(epoch - 315_511_200 if segment == "nse_fo" else epoch)
-            strike = str(inst.strike * 100) if inst.is_option else "-1"
-            lines.append(
-                ",".join(
-                    (
-                        inst.token,
-                        inst.seg,
-                        inst.trd_sym,
-                        inst.sym,
-                        inst.kind,
-                        inst.opt_tp,
-                        expiry,
-                        strike,
-                        str(inst.lot),
-                        str(inst.tick),
-                        inst.trd_sym,
-                    )
-                )
-            )
-        return "\n".join(lines) + "\n"
+        return _scrip_files.scrip_file(self, segment, now)
 
 
 def _oi_block(cur: int, prev: int, names: tuple[str, str, str, str]) -> dict[str, str]:

@@ -18,6 +18,7 @@ from emulator_support import (
     session_headers,
 )
 
+from aioneo._core._scrip import SCRIP_HEADER
 from aioneo.testing import ConnectionDropped, Emulator, EmulatorConfig, Fault
 
 
@@ -248,7 +249,7 @@ async def test_scrip_master_points_at_csv_files_the_emulator_serves(
     csv = await http.get(cash)
     assert csv.status_code == 200
     assert csv.headers["content-type"] == "text/csv"
-    assert csv.text.splitlines()[0].startswith("pSymbol,pExchSeg,pTrdSymbol,pSymbolName")
+    assert csv.text.splitlines()[0] == ",".join(SCRIP_HEADER)  # Kotak's 78 columns
     assert "TCS-EQ" in csv.text
     missing = await http.get("http://gw.neo.test/wso2-scripmaster/v1/prod/x/transformed/xx.csv")
     assert missing.status_code == 404
