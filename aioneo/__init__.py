@@ -5,6 +5,7 @@ private. ``aioneo.testing`` (the emulator) is the other public package.
 """
 
 from ._async_client import AsyncNeoClient
+from ._core._feed_decode import CasChange, IndexTick, MarketStatus, Tick
 from ._core._persist import StoredSession
 from ._core._session import SessionStats
 from ._credentials import Credentials
@@ -71,6 +72,7 @@ __all__ = [
     "AsyncNeoClient",
     "BusinessError",
     "Candle",
+    "CasChange",
     "ClientClosedError",
     "ClientIp",
     "ConnectError",
@@ -81,10 +83,12 @@ __all__ = [
     "FileSessionStore",
     "FutureChainRow",
     "Holding",
+    "IndexTick",
     "InvalidResponseError",
     "Limits",
     "LoginError",
     "MarginRequirement",
+    "MarketStatus",
     "MemorySessionStore",
     "NeoClient",
     "NeoError",
@@ -115,6 +119,7 @@ __all__ = [
     "SessionStoreError",
     "StatusError",
     "StoredSession",
+    "Tick",
     "Trade",
     "TransactionType",
     "TransientLoginError",

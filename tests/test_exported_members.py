@@ -66,6 +66,11 @@ EXPECTED = {
     "TransactionType",
     "Validity",
     "__version__",
+    # live feeds (issue 12): items
+    "CasChange",
+    "IndexTick",
+    "MarketStatus",
+    "Tick",
 }
 OPTIONAL = {"NeoClient"}  # the sync facade, exported once it lands
 
