@@ -224,7 +224,7 @@ class _Packet:
     @property
     def sequence(self) -> int:
         """The header's ``seq_no`` byte."""
-        return int(self._v[5])
+        return self._v[5]  # type: ignore[no-any-return]
 
     def _key(self) -> tuple[Any, ...]:
         return (type(self), self._v, self._s.exchange_id, self._s.divider)
@@ -293,7 +293,7 @@ class Tick(_Packet):
     @property
     def level(self) -> int:
         """The header's level byte: 1, 2, 4, 8 or 16."""
-        return int(self._v[3])
+        return self._v[3]  # type: ignore[no-any-return]
 
     @property
     def mode(self) -> TickMode:
@@ -312,7 +312,7 @@ class Tick(_Packet):
 
     @property
     def last_traded_quantity(self) -> int:
-        return int(self._v[18])
+        return self._v[18]  # type: ignore[no-any-return]
 
     @property
     def last_trade_time(self) -> datetime | None:
@@ -350,20 +350,20 @@ class Tick(_Packet):
 
     @property
     def total_buy_quantity(self) -> int | None:
-        return int(self._v[8])
+        return self._v[8]  # type: ignore[no-any-return]
 
     @property
     def total_sell_quantity(self) -> int | None:
-        return int(self._v[9])
+        return self._v[9]  # type: ignore[no-any-return]
 
     @property
     def volume(self) -> int | None:
         """Quantity traded today."""
-        return int(self._v[10])
+        return self._v[10]  # type: ignore[no-any-return]
 
     @property
     def trading_status(self) -> int | None:
-        return int(self._v[23])
+        return self._v[23]  # type: ignore[no-any-return]
 
     @property
     def change_percent(self) -> Decimal:
@@ -372,7 +372,7 @@ class Tick(_Packet):
 
     @property
     def open_interest(self) -> int | None:
-        return int(self._v[25])
+        return self._v[25]  # type: ignore[no-any-return]
 
     @property
     def total_traded_value(self) -> Decimal | None:
@@ -402,39 +402,37 @@ class Tick(_Packet):
 
     @property
     def market_lot(self) -> int:
-        return int(self._v[32])
+        return self._v[32]  # type: ignore[no-any-return]
 
     @property
     def precision(self) -> int:
-        return int(self._v[33])
+        return self._v[33]  # type: ignore[no-any-return]
 
     @property
     def multiplier(self) -> int:
-        return int(self._v[34])
+        return self._v[34]  # type: ignore[no-any-return]
 
     def _sides(self) -> tuple[int, int]:
         if self._v[3] == 4:
             return 1, 1  # a touch line always carries one row per side (as the SDK reads it)
-        return int(self._v[21]), int(self._v[22])
+        buy: int = self._v[21]
+        sell: int = self._v[22]
+        return buy, sell
 
-    def _rows(self) -> list[DepthLevel]:
+    def _side(self, first: int, last: int | None) -> tuple[DepthLevel, ...]:
         price = self._s.price
-        return [
-            DepthLevel(price=price(p), quantity=q, orders=o)
-            for q, p, o in _ROW.iter_unpack(self._d)
-        ]
+        rows = _ROW.iter_unpack(self._d[first << 4 : None if last is None else last << 4])
+        return tuple([DepthLevel(price=price(p), quantity=q, orders=o) for q, p, o in rows])
 
     @property
     def bids(self) -> tuple[DepthLevel, ...]:
         """Buy side, best first (as many rows as the packet carries, up to its count)."""
-        buy, _ = self._sides()
-        return tuple(self._rows()[:buy])
+        return self._side(0, self._sides()[0])
 
     @property
     def asks(self) -> tuple[DepthLevel, ...]:
         """Sell side, best first."""
-        buy, _ = self._sides()
-        return tuple(self._rows()[buy:])
+        return self._side(self._sides()[0], None)
 
     def _key(self) -> tuple[Any, ...]:
         return (*_Packet._key(self), self._d)
@@ -464,7 +462,7 @@ class _LiteTick(Tick):
 
     @property
     def last_traded_quantity(self) -> int:
-        return int(self._v[10])
+        return self._v[10]  # type: ignore[no-any-return]
 
     @property
     def last_trade_time(self) -> datetime | None:
@@ -484,15 +482,15 @@ class _LiteTick(Tick):
 
     @property
     def market_lot(self) -> int:
-        return int(self._v[14])
+        return self._v[14]  # type: ignore[no-any-return]
 
     @property
     def precision(self) -> int:
-        return int(self._v[15])
+        return self._v[15]  # type: ignore[no-any-return]
 
     @property
     def multiplier(self) -> int:
-        return int(self._v[16])
+        return self._v[16]  # type: ignore[no-any-return]
 
     @property
     def bids(self) -> tuple[DepthLevel, ...]:
@@ -586,12 +584,12 @@ class IndexTick(_Packet):
 
     @property
     def precision(self) -> int:
-        return int(self._v[18])
+        return self._v[18]  # type: ignore[no-any-return]
 
     @property
     def multiplier(self) -> int:
         """The wire integer (the SDK divides it by the price divider, a bug)."""
-        return int(self._v[19])
+        return self._v[19]  # type: ignore[no-any-return]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self._v, self._s.exchange_id, self._s.divider))
