@@ -13,14 +13,15 @@ per frame as the live feed batches them) decoded by
 * ``aioneo + ltp``: the same, then ``item.ltp`` read on every item (one ``Decimal`` each);
 * ``aioneo + all``: the same, then every price, time and depth row read (what eager
   conversion would have cost; aioneo's items convert when a field is read);
-* ``SDK``: (imported and warmed up before timing) ``split_batch(frame)`` then ``decode_packet(packet, dividers)`` per packet, what
+* ``SDK``: ``split_batch(frame)`` then ``decode_packet(packet, dividers)`` per packet, what
   the official SDK's ``SFeedWebSocket`` does per frame (without its per-packet log line and
   symbol enrichment, which would only make it slower);
 * ``bare struct``: the length-prefix walk plus one ``Struct.unpack_from`` of header and body
   per packet, no objects: the floor.
 
 Rates are packets per CPU second of this process (``time.process_time``, so other work on
-the machine does not count), best of ``--repeat`` interleaved rounds. The target is aioneo
+the machine does not count), best of ``--repeat`` interleaved rounds, after one untimed warm-up
+pass of each decoder (imports, caches). The target is aioneo
 at 4x the SDK or more, per kind; the exit status is 1 if the touch line misses it.
 """
 
