@@ -6,6 +6,8 @@ private. ``aioneo.testing`` (the emulator) is the other public package.
 
 from ._async_client import AsyncNeoClient
 from ._core._feed_decode import CasChange, IndexTick, MarketStatus, Tick
+from ._core._feed_events import FeedEvent, FeedStats
+from ._core._order_feed import OrderUpdate, PositionUpdate
 from ._core._persist import StoredSession
 from ._core._session import SessionStats
 from ._credentials import Credentials
@@ -17,6 +19,9 @@ from ._exceptions import (
     ClientClosedError,
     ConnectError,
     FatalLoginError,
+    FeedClosedError,
+    FeedError,
+    FeedOverflowError,
     InvalidResponseError,
     LoginError,
     NeoError,
@@ -30,6 +35,7 @@ from ._exceptions import (
     SessionExpiredError,
     SessionStoreError,
     StatusError,
+    SubscriptionError,
     TransientLoginError,
     TransportError,
 )
@@ -80,6 +86,11 @@ __all__ = [
     "DepthLevel",
     "ExchangeSegment",
     "FatalLoginError",
+    "FeedClosedError",
+    "FeedError",
+    "FeedEvent",
+    "FeedOverflowError",
+    "FeedStats",
     "FileSessionStore",
     "FutureChainRow",
     "Holding",
@@ -102,7 +113,9 @@ __all__ = [
     "OrderResult",
     "OrderStatus",
     "OrderType",
+    "OrderUpdate",
     "Position",
+    "PositionUpdate",
     "Product",
     "Quote",
     "RateLimitError",
@@ -119,6 +132,7 @@ __all__ = [
     "SessionStoreError",
     "StatusError",
     "StoredSession",
+    "SubscriptionError",
     "Tick",
     "Trade",
     "TransactionType",

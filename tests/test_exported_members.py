@@ -66,7 +66,15 @@ EXPECTED = {
     "TransactionType",
     "Validity",
     "__version__",
-    # live feeds (issue 12): items
+    # live feeds (issue 12): errors, items, events
+    "FeedClosedError",
+    "FeedError",
+    "FeedOverflowError",
+    "SubscriptionError",
+    "FeedEvent",
+    "FeedStats",
+    "OrderUpdate",
+    "PositionUpdate",
     "CasChange",
     "IndexTick",
     "MarketStatus",

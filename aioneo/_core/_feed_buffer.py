@@ -1,0 +1,178 @@
+"""The bounded buffer between a feed's socket reader and its consumer. Pure data structure.
+
+The reader never waits for the consumer (a reader that waits lets the server's send buffer
+fill and the exchange's ticks age in the kernel; one that does not wait and does not bound
+its queue grows without limit, the SDK's A.10 item 1). So the buffer has a ``capacity`` and
+an ``overflow`` policy for when it is full:
+
+* ``"conflate"`` (the market feed's default): a new item whose key, (instrument, mode), is
+  already waiting replaces the newest waiting item of that key, in place, so the consumer
+  gets the latest value without losing its place in line; the merge is counted
+  (``conflated``). Items without a key (feed events, market status) and keys not waiting
+  are appended, up to twice the capacity; past that the oldest item is dropped (counted in
+  ``dropped``), so memory stays bounded even if more instruments than ``capacity`` tick
+  while the consumer sleeps. With the default capacity (10,000) and the 3,000-pair
+  subscription cap that ceiling is never reached.
+* ``"drop_oldest"``: the oldest waiting item makes room (counted in ``dropped``).
+* ``"error"``: the item is refused and the buffer fails: the consumer first gets everything
+  that was waiting, then :class:`~aioneo.FeedOverflowError`.
+
+The order feed uses ``"error"`` always (:meth:`FeedBuffer.never_drop`): an order update is
+never conflated or dropped; a consumer that falls ``capacity`` updates behind gets an
+exception rather than a silent loss.
+
+Below capacity nothing is merged or dropped: a consumer that keeps up sees every item.
+Not thread-safe by itself: the shell holds its lock (sync) or owns it on its loop (async)
+around each call.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Hashable
+from typing import Any, Final, Generic, Literal, TypeVar
+
+from .._exceptions import FeedOverflowError
+from ._feed_decode import CasChange, IndexTick, Tick
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "OVERFLOW_POLICIES",
+    "FeedBuffer",
+    "Overflow",
+    "check_overflow",
+    "conflation_key",
+]
+
+Overflow = Literal["conflate", "drop_oldest", "error"]
+OVERFLOW_POLICIES: Final[tuple[Overflow, ...]] = ("conflate", "drop_oldest", "error")
+#: Items a market feed buffers before its overflow policy applies.
+DEFAULT_CAPACITY: Final = 10_000
+
+T = TypeVar("T")
+
+
+def check_overflow(overflow: object) -> Overflow:
+    if isinstance(overflow, str) and overflow in OVERFLOW_POLICIES:
+        return overflow
+    allowed = ", ".join(repr(p) for p in OVERFLOW_POLICIES)
+    raise ValueError(f"overflow={overflow!r} is not allowed: use one of {allowed}")
+
+
+def conflation_key(item: object) -> Hashable | None:
+    """(instrument, mode) of a market item, in wire terms; ``None``: never conflated."""
+    if isinstance(item, Tick | IndexTick):
+        values = item._v
+        return (values[2], values[7], values[3])  # exchange id, token, level
+    if isinstance(item, CasChange):
+        return ("cas", item.exchange_segment, item.instrument_token)
+    return None
+
+
+class FeedBuffer(Generic[T]):
+    """A bounded FIFO with an overflow policy (see the module docstring)."""
+
+    __slots__ = (
+        "_index",
+        "_queue",
+        "capacity",
+        "conflated",
+        "dropped",
+        "error",
+        "high_water",
+        "overflow",
+        "pushed",
+        "what",
+    )
+
+    def __init__(
+        self, *, capacity: int = DEFAULT_CAPACITY, overflow: str = "conflate", what: str = "items"
+    ) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int):
+            raise TypeError(f"capacity must be an int, got {capacity!r}")
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity!r}")
+        self.capacity = capacity
+        self.overflow: Overflow = check_overflow(overflow)
+        self.what = what
+        self._queue: deque[list[Any]] = deque()
+        self._index: dict[Hashable, list[Any]] = {}
+        self.pushed = 0
+        self.conflated = 0
+        self.dropped = 0
+        self.high_water = 0
+        #: Set once the ``"error"`` policy refused an item; raised after the backlog.
+        self.error: FeedOverflowError | None = None
+
+    @classmethod
+    def never_drop(cls, *, capacity: int, what: str = "order updates") -> FeedBuffer[T]:
+        """The order feed's buffer: nothing conflated or dropped, an error past capacity."""
+        return cls(capacity=capacity, overflow="error", what=what)
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def push(self, item: T) -> bool:
+        """Add ``item``; ``False`` if it was refused (the ``"error"`` policy failed)."""
+        if self.error is not None:
+            return False
+        queue = self._queue
+        conflating = self.overflow == "conflate"
+        key = conflation_key(item) if conflating else None
+        if len(queue) >= self.capacity:
+            if conflating:
+                if key is not None:
+                    entry = self._index.get(key)
+                    if entry is not None:
+                        entry[1] = item
+                        self.conflated += 1
+                        self.pushed += 1
+                        return True
+                if len(queue) >= 2 * self.capacity:
+                    self._drop_oldest()
+            elif self.overflow == "drop_oldest":
+                self._drop_oldest()
+            else:
+                self.error = FeedOverflowError(
+                    f"the consumer fell {len(queue)} {self.what} behind (capacity {self.capacity}"
+                    f"); nothing is dropped with overflow={self.overflow!r}, so the feed stops "
+                    "here. Read faster, raise capacity, or choose overflow='conflate' (market "
+                    "feed only)",
+                    capacity=self.capacity,
+                    policy=self.overflow,
+                )
+                return False
+        entry = [key, item]
+        queue.append(entry)
+        if key is not None:
+            self._index[key] = entry
+        self.pushed += 1
+        if len(queue) > self.high_water:
+            self.high_water = len(queue)
+        return True
+
+    def _drop_oldest(self) -> None:
+        entry = self._queue.popleft()
+        key = entry[0]
+        if key is not None and self._index.get(key) is entry:
+            del self._index[key]
+        self.dropped += 1
+
+    def pop(self) -> T | None:
+        """The oldest item, or ``None`` when empty. Raises the overflow error (once the
+        backlog is read) if the ``"error"`` policy failed."""
+        queue = self._queue
+        if not queue:
+            if self.error is not None:
+                raise self.error
+            return None
+        entry = queue.popleft()
+        key = entry[0]
+        if key is not None and self._index.get(key) is entry:
+            del self._index[key]
+        item: T = entry[1]
+        return item
+
+    def clear(self) -> None:
+        self._queue.clear()
+        self._index.clear()
