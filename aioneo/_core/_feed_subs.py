@@ -61,9 +61,7 @@ _SUBSCRIBE: Final[Mapping[str, str]] = {
     "full_depth": "subscribeFullDepth",
     "index": "subscribeIndices",
 }
-_UNSUBSCRIBE: Final[Mapping[str, str]] = {
-    m: "un" + e[0].upper() + e[1:] for m, e in _SUBSCRIBE.items()
-}
+_UNSUBSCRIBE: Final[Mapping[str, str]] = {mode: "un" + event for mode, event in _SUBSCRIBE.items()}
 SUBSCRIBE_EXCHANGE: Final = json.dumps({"event": "subscribeExchange"})
 UNSUBSCRIBE_EXCHANGE: Final = json.dumps({"event": "unsubscribeExchange"})
 
@@ -88,7 +86,11 @@ def _instruments(instruments: Sequence[InstrumentLike]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for i, item in enumerate(instruments):
-        segment, token = _neo_symbol(i, item)
+        try:
+            segment, token = _neo_symbol(i, item)
+        except (TypeError, ValueError) as exc:  # name the argument as it is called here
+            text = str(exc).replace("instrument_tokens[", "instruments[", 1)
+            raise type(exc)(text) from None
         key = f"{segment}|{token}"
         if key not in seen:
             seen.add(key)
