@@ -697,6 +697,11 @@ class FeedDecoder:
         return segment
 
     @property
+    def dividers(self) -> dict[int, int]:
+        """The divider of every segment seen or configured, by exchange id."""
+        return {s.exchange_id: s.divider for s in self._segments.values()}
+
+    @property
     def stats(self) -> DecodeStats:
         return DecodeStats(
             self.frames, self.packets, self.items, self.malformed, self.unknown, self.ignored
