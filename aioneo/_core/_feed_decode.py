@@ -120,7 +120,7 @@ _MODES: Final[Mapping[int, TickMode]] = {
 }
 
 _HEADER = "<HHbBBBB"
-_PEEK = struct.Struct("<HHxB")  # length, code, level
+_PEEK = struct.Struct("<HHbB")  # length, code, exchange id, level
 _MINI = struct.Struct(_HEADER + "IqIqIiiIBI")  # 54 bytes
 _MP = struct.Struct(_HEADER + "IqqqqqIIIIIqIIIIhiIdiIIIIIBI")  # 144 bytes
 _INDEX = struct.Struct(_HEADER + "IiiiiiQiiidBi21s")  # 87 bytes
@@ -244,7 +244,7 @@ def _rebuild(
     item = _NEW(cls)
     _SET_V(item, values)
     _SET_S(item, _Segment.make(exchange_id, divider))
-    if isinstance(item, Tick):
+    if isinstance(item, Tick) and not isinstance(item, _LiteTick):
         _SET_D(item, rows)
     return item
 
@@ -452,9 +452,16 @@ _SET_D = vars(Tick)["_d"].__set__
 
 
 class _LiteTick(Tick):
-    """A level-1 (mini touch line) :class:`Tick`: a different layout of ``_v``."""
+    """A level-1 (mini touch line) :class:`Tick`: a different layout of ``_v``, no rows
+    (its ``_d`` slot stays unset)."""
 
     __slots__ = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return _Packet._key(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self._v, self._s.exchange_id, self._s.divider))
 
     @property
     def ltp(self) -> Decimal:
@@ -682,7 +689,7 @@ class FeedDecoder:
                 raise ValueError(
                     f"dividers key {exchange_id!r} is not allowed: an exchange id is -128..127"
                 )
-            self._segments[int(exchange_id) & 0xFF] = _Segment.make(int(exchange_id), divider)
+            self._segments[int(exchange_id)] = _Segment.make(int(exchange_id), divider)
         self.frames = 0
         self.packets = 0
         self.items = 0
@@ -690,10 +697,9 @@ class FeedDecoder:
         self.unknown = 0
         self.ignored = 0
 
-    def _segment(self, byte: int) -> _Segment:
-        """A segment the auth reply did not mention (keyed, like all, by the id's byte)."""
-        exchange_id = byte - 256 if byte > 127 else byte  # the header's id is an i8
-        segment = self._segments[byte] = _Segment.make(exchange_id, DEFAULT_DIVIDER)
+    def _segment(self, exchange_id: int) -> _Segment:
+        """A segment the auth reply did not mention: the SDK's default divider."""
+        segment = self._segments[exchange_id] = _Segment.make(exchange_id, DEFAULT_DIVIDER)
         return segment
 
     @property
@@ -721,27 +727,25 @@ class FeedDecoder:
             if n - offset < _HEADER_SIZE:
                 malformed += 1  # a tail too short for a header
                 break
-            length, code, level = peek(frame, offset)
+            length, code, exchange_id, level = peek(frame, offset)
             end = offset + length
             if length < _HEADER_SIZE or end > n:
                 malformed += 1  # a garbage or truncated length: the rest cannot be found
                 break
             packets += 1
-            segment = segments.get(frame[offset + 4])  # header byte 4: the exchange id
+            segment = segments.get(exchange_id)
             if segment is None:
-                segment = self._segment(frame[offset + 4])
+                segment = self._segment(exchange_id)
             if code not in _SPECIAL:
-                if level == 4 or level == 8 or level == 16 or level == 2:
+                if level == 4:  # the touch line: one row per side, always
                     if length < 144:
                         malformed += 1
                     else:
                         tick = new(Tick)
-                        values = mp_unpack(frame, offset)
-                        set_v(tick, values)
+                        set_v(tick, mp_unpack(frame, offset))
                         set_s(tick, segment)
-                        rows = 2 if level == 4 else values[21] + values[22]
-                        rows = min(rows, (length - 144) >> 4)
-                        set_d(tick, bytes(frame[offset + 144 : offset + 144 + (rows << 4)]))
+                        rows = 32 if length >= 176 else (length - 144) & ~15
+                        set_d(tick, bytes(frame[offset + 144 : offset + 144 + rows]))
                         append(tick)
                 elif level == 1:
                     if length < 54:
@@ -750,7 +754,17 @@ class FeedDecoder:
                         tick = new(_LiteTick)
                         set_v(tick, mini_unpack(frame, offset))
                         set_s(tick, segment)
-                        set_d(tick, b"")
+                        append(tick)
+                elif level == 8 or level == 16 or level == 2:
+                    if length < 144:
+                        malformed += 1
+                    else:
+                        tick = new(Tick)
+                        values = mp_unpack(frame, offset)
+                        set_v(tick, values)
+                        set_s(tick, segment)
+                        rows = min(values[21] + values[22], (length - 144) >> 4)
+                        set_d(tick, bytes(frame[offset + 144 : offset + 144 + (rows << 4)]))
                         append(tick)
                 else:
                     unknown += 1
