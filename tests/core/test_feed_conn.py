@@ -342,3 +342,15 @@ def test_a_rest_storm_and_both_feeds_refused_at_once_make_one_login() -> None:
     assert events(drain(market))[-2:] == ["disconnected", "connected"]
     assert machine.on_expired(1, 6.0).action is Action.RETRY
     assert machine.stats.logins == 2
+
+
+def test_events_and_stats_are_checked_and_copied() -> None:
+    with pytest.raises(ValueError, match=r"kind='closed' is not allowed: use one of 'connected'"):
+        FeedEvent(kind="closed", at=0.0)  # type: ignore[arg-type]
+    core = live_market()
+    snapshot = core.stats.snapshot()
+    core.receive(quote(1, 1), 1.0)
+    core.next_item()
+    assert snapshot.items == 0
+    assert core.stats.items == 1
+    assert "sid" not in repr(FeedEvent(kind="connected", at=1.0, epoch=2)).lower()

@@ -384,3 +384,21 @@ def test_a_touch_line_reads_as_documented() -> None:
     assert tick.total_traded_value == Decimal("70350.005")
     assert tick.sequence == 9
     assert "ltp=Decimal('100.50')" in repr(tick)
+
+
+def test_bytearray_and_memoryview_frames_decode_the_same() -> None:
+    rng = random.Random(14)
+    frame = b"".join(fp.packet(rng, kind) for kind in fp.KINDS)
+    expected = FeedDecoder(fp.DIVIDERS).decode(frame)
+    assert len(expected) >= 9
+    assert FeedDecoder(fp.DIVIDERS).decode(bytearray(frame)) == expected
+    assert FeedDecoder(fp.DIVIDERS).decode(memoryview(frame)) == expected
+
+
+def test_dividers_known_to_a_decoder() -> None:
+    decoder = FeedDecoder({1: 100, 3: 10_000_000})
+    assert decoder.dividers == {1: 100, 3: 10_000_000}
+    decoder.decode(fp.HEADER.pack(9, 6511, 9, 0, 0, 0, 0))  # mcx_fo, not in the reply
+    assert decoder.dividers == {1: 100, 3: 10_000_000, 9: 100}
+    with pytest.raises(ValueError, match=r"an exchange id is -128\.\.127"):
+        FeedDecoder({300: 100})
