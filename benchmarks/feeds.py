@@ -13,6 +13,9 @@ per frame as the live feed batches them) decoded by
 * ``aioneo + ltp``: the same, then ``item.ltp`` read on every item (one ``Decimal`` each);
 * ``aioneo + all``: the same, then every price, time and depth row read (what eager
   conversion would have cost; aioneo's items convert when a field is read);
+* ``aioneo core``: through ``MarketFeedCore`` as a feed shell will drive it: each frame
+  decoded into the bounded buffer (with its conflation key), then popped by the consumer
+  (no socket, no reading of fields);
 * ``SDK``: ``split_batch(frame)`` then ``decode_packet(packet, dividers)`` per packet, what
   the official SDK's ``SFeedWebSocket`` does per frame (without its per-packet log line and
   symbol enrichment, which would only make it slower);
@@ -44,6 +47,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ.setdefault("NEO_LOG_FILE_ENABLED", "false")
 
+from aioneo._core._feed_conn import MarketFeedCore  # noqa: E402
 from aioneo._core._feed_decode import FeedDecoder  # noqa: E402
 from tests.core import feed_packets as fp  # noqa: E402
 
@@ -64,6 +68,12 @@ _BARE = {
     "index": struct.Struct("<HHbBBBBIiiiiiQiiidBi21s"),
 }
 _LEN = struct.Struct("<H")
+_AUTH_REPLY = json.dumps(
+    {
+        "message_code": 1119,
+        "exchanges": {str(k): {"value": k, "divider": v} for k, v in fp.DIVIDERS.items()},
+    }
+)
 
 
 def frames_for(kind: str, packets: int, seed: int) -> list[bytes]:
@@ -99,6 +109,18 @@ def run_aioneo_all(frames: list[bytes]) -> None:
         for item in decoder.decode(frame):
             for name in _FIELDS:
                 getattr(item, name, None)
+
+
+def run_core(frames: list[bytes]) -> None:
+    """Through ``MarketFeedCore``: decode into the buffer, then the consumer's pops."""
+    core = MarketFeedCore(capacity=len(frames) * PER_FRAME + 10)
+    core.begin(user="U", sid="S", epoch=1, now=0.0)
+    core.receive(_AUTH_REPLY, 0.0)
+    receive, next_item = core.receive, core.next_item
+    for frame in frames:
+        receive(frame, 1.0)
+        while next_item() is not None:
+            pass
 
 
 def run_sdk(frames: list[bytes]) -> None:
@@ -144,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "aioneo": lambda kind: run_aioneo,
         "aioneo + ltp": lambda kind: run_aioneo_ltp,
         "aioneo + all": lambda kind: run_aioneo_all,
+        "aioneo core": lambda kind: run_core,
         "SDK": lambda kind: run_sdk,
         "bare struct": bare_for,
     }

@@ -95,8 +95,9 @@ class FeedBuffer(Generic[T]):
         self.capacity = capacity
         self.overflow: Overflow = check_overflow(overflow)
         self.what = what
-        self._queue: deque[list[Any]] = deque()
-        self._index: dict[Hashable, list[Any]] = {}
+        self._queue: deque[Any] = deque()
+        #: Key -> the newest waiting [key, item] of that key, while boxed (else None).
+        self._index: dict[Hashable, list[Any]] | None = None
         self.pushed = 0
         self.conflated = 0
         self.dropped = 0
@@ -112,17 +113,25 @@ class FeedBuffer(Generic[T]):
     def __len__(self) -> int:
         return len(self._queue)
 
+    # The queue holds the items themselves until a conflating buffer first overflows;
+    # then it is "boxed" once (each item in a [key, item] list, indexed by key, so a
+    # newer item can replace a waiting one in place) until the consumer has drained it.
+    # A consumer that keeps up never pays for keys or the index.
+
     def push(self, item: T) -> bool:
         """Add ``item``; ``False`` if it was refused (the ``"error"`` policy failed)."""
         if self.error is not None:
             return False
         queue = self._queue
-        conflating = self.overflow == "conflate"
-        key = conflation_key(item) if conflating else None
+        index = self._index
         if len(queue) >= self.capacity:
-            if conflating:
+            if self.overflow == "conflate":
+                if index is None:
+                    index = self._box()
+                    queue = self._queue
+                key = conflation_key(item)
                 if key is not None:
-                    entry = self._index.get(key)
+                    entry = index.get(key)
                     if entry is not None:
                         entry[1] = item
                         self.conflated += 1
@@ -142,20 +151,46 @@ class FeedBuffer(Generic[T]):
                     policy=self.overflow,
                 )
                 return False
-        entry = [key, item]
-        queue.append(entry)
-        if key is not None:
-            self._index[key] = entry
+        if index is None:
+            queue.append(item)
+        else:
+            key = conflation_key(item)
+            entry = [key, item]
+            queue.append(entry)
+            if key is not None:
+                index[key] = entry
         self.pushed += 1
         if len(queue) > self.high_water:
             self.high_water = len(queue)
         return True
 
+    def _box(self) -> dict[Hashable, list[Any]]:
+        index: dict[Hashable, list[Any]] = {}
+        boxed: deque[Any] = deque()
+        for item in self._queue:
+            key = conflation_key(item)
+            entry = [key, item]
+            boxed.append(entry)
+            if key is not None:
+                index[key] = entry  # the newest waiting item of each key
+        self._queue = boxed
+        self._index = index
+        return index
+
+    def _unbox(self, entry: list[Any]) -> Any:
+        index = self._index
+        assert index is not None
+        key = entry[0]
+        if key is not None and index.get(key) is entry:
+            del index[key]
+        if not self._queue:
+            self._index = None  # drained: back to a plain queue
+        return entry[1]
+
     def _drop_oldest(self) -> None:
         entry = self._queue.popleft()
-        key = entry[0]
-        if key is not None and self._index.get(key) is entry:
-            del self._index[key]
+        if self._index is not None:
+            self._unbox(entry)
         self.dropped += 1
 
     def pop(self) -> T | None:
@@ -167,12 +202,12 @@ class FeedBuffer(Generic[T]):
                 raise self.error
             return None
         entry = queue.popleft()
-        key = entry[0]
-        if key is not None and self._index.get(key) is entry:
-            del self._index[key]
-        item: T = entry[1]
-        return item
+        if self._index is None:
+            item: T = entry
+            return item
+        boxed: T = self._unbox(entry)
+        return boxed
 
     def clear(self) -> None:
         self._queue.clear()
-        self._index.clear()
+        self._index = None

@@ -175,3 +175,73 @@ def test_a_bad_overflow_is_named(bad: object) -> None:
 def test_a_bad_capacity_is_named(bad: object) -> None:
     with pytest.raises((TypeError, ValueError), match="capacity"):
         FeedBuffer(capacity=bad)  # type: ignore[arg-type]
+
+
+class _Model:
+    """The buffer's documented semantics, written plainly (a list, linear searches)."""
+
+    def __init__(self, capacity: int, overflow: str) -> None:
+        self.capacity, self.overflow = capacity, overflow
+        self.items: list[list[object]] = []
+        self.conflated = self.dropped = 0
+        self.failed = False
+
+    def push(self, item: object) -> bool:
+        if self.failed:
+            return False
+        key = conflation_key(item)
+        if len(self.items) >= self.capacity:
+            if self.overflow == "conflate":
+                if key is not None:
+                    for entry in reversed(self.items):
+                        if entry[0] == key:
+                            entry[1] = item
+                            self.conflated += 1
+                            return True
+                if len(self.items) >= 2 * self.capacity:
+                    self.items.pop(0)
+                    self.dropped += 1
+            elif self.overflow == "drop_oldest":
+                self.items.pop(0)
+                self.dropped += 1
+            else:
+                self.failed = True
+                return False
+        self.items.append([key, item])
+        return True
+
+    def pop(self) -> object | None:
+        if not self.items:
+            if self.failed:
+                raise FeedOverflowError("x", capacity=self.capacity, policy=self.overflow)
+            return None
+        return self.items.pop(0)[1]
+
+
+@pytest.mark.parametrize("overflow", ["conflate", "drop_oldest", "error"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_buffer_behaves_as_its_plain_model(overflow: str, seed: int) -> None:
+    """Seeded random pushes (ticks of 20 keys, events) and bursts of pops, including
+    full drains, so a conflating buffer boxes and unboxes many times."""
+    rng = random.Random(f"{seed}-{overflow}")
+    items = [tick(t, p) for t in range(1, 21) for p in range(1, 4)] + [event(n) for n in range(5)]
+    buffer: FeedBuffer[object] = FeedBuffer(capacity=8, overflow=overflow)
+    model = _Model(8, overflow)
+    for _ in range(4_000):
+        if rng.random() < 0.75:
+            item = rng.choice(items)
+            assert buffer.push(item) == model.push(item)
+        else:
+            for _ in range(rng.choice((1, 2, 20))):
+                try:
+                    expected = model.pop()
+                except FeedOverflowError:
+                    with pytest.raises(FeedOverflowError):
+                        buffer.pop()
+                    break
+                assert buffer.pop() is expected
+        assert len(buffer) == len(model.items)
+        assert (buffer.conflated, buffer.dropped) == (model.conflated, model.dropped)
+    if overflow == "conflate":
+        assert buffer.conflated > 20
+        assert buffer.dropped > 0  # 20 keys and events against 2 x 8: the ceiling was hit
