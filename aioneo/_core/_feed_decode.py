@@ -17,8 +17,12 @@ What a packet becomes:
   skips it).
 
 Prices are exact :class:`~decimal.Decimal`: the integer on the wire divided by the
-segment's divider from the auth reply (``exchanges[name].divider``). A segment the reply
-did not mention uses :data:`DEFAULT_DIVIDER` (100), which is what the SDK does too. Times
+segment's divider from the auth reply (``exchanges[name].divider``), by moving the decimal
+point when the divider is a power of ten (100 is the SDK's default; peers' feeds use 10**4
+and 10**7 for currency segments), else by
+``Decimal`` division (exact for any divider of the form 2**a * 5**b, otherwise rounded to
+the decimal context, 28 digits by default). A segment the reply did not mention uses
+:data:`DEFAULT_DIVIDER` (100), which is what the SDK does too. Times
 are timezone-aware IST ``datetime`` (the wire carries epoch seconds; 0 and negative values,
 the exchange's "blank", become ``None``).
 
