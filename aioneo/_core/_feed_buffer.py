@@ -61,9 +61,12 @@ def check_overflow(overflow: object) -> Overflow:
 
 def conflation_key(item: object) -> Hashable | None:
     """(instrument, mode) of a market item, in wire terms; ``None``: never conflated."""
-    if isinstance(item, Tick | IndexTick):
+    if isinstance(item, Tick):
         values = item._v
-        return (values[2], values[7], values[3])  # exchange id, token, level
+        return (values[2], values[7], values[3])  # exchange id, token, level (1..16)
+    if isinstance(item, IndexTick):
+        values = item._v
+        return ("index", values[2], values[7])  # its level byte means nothing
     if isinstance(item, CasChange):
         return ("cas", item.exchange_segment, item.instrument_token)
     return None

@@ -161,6 +161,10 @@ def test_keys() -> None:
     assert conflation_key(tick(1, 1)) != conflation_key(tick(2, 1))
     assert conflation_key(tick(1, 1)) != conflation_key(tick(1, 1, level=1))
     assert conflation_key(event(1)) is None
+    index = bytearray(fp.packet(random.Random(3), "index"))
+    index[4], index[5], index[9:13] = 1, 4, (1).to_bytes(4, "little")  # level byte 4, token 1
+    (item,) = DECODER.decode(bytes(index))
+    assert conflation_key(item) != conflation_key(tick(1, 1))  # never merged with a quote
 
 
 @pytest.mark.parametrize("bad", ["latest", "", None, "Conflate"])
