@@ -231,7 +231,10 @@ class _Packet:
         return self._v[5]  # type: ignore[no-any-return]
 
     def _key(self) -> tuple[Any, ...]:
-        return (type(self), self._v, self._s.exchange_id, self._s.divider)
+        values = self._v
+        if any(x != x for x in values):  # a NaN float: equal to itself here
+            values = tuple("NaN" if x != x else x for x in values)
+        return (type(self), values, self._s.exchange_id, self._s.divider)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, _Packet):

@@ -402,3 +402,14 @@ def test_dividers_known_to_a_decoder() -> None:
     assert decoder.dividers == {1: 100, 3: 10_000_000, 9: 100}
     with pytest.raises(ValueError, match=r"an exchange id is -128\.\.127"):
         FeedDecoder({300: 100})
+
+
+def test_a_nan_turnover_still_compares_equal_to_itself() -> None:
+    rng = random.Random(15)
+    packet = bytearray(fp.packet(rng, "mp4"))
+    struct.pack_into("<d", packet, 9 + 98, math.nan)  # total_traded_value
+    first, second = (FeedDecoder().decode(bytes(packet))[0] for _ in range(2))
+    assert isinstance(first, Tick)
+    assert first.total_traded_value is None
+    assert first == second
+    assert hash(first) == hash(second)
