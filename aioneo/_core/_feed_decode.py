@@ -171,29 +171,32 @@ class _Segment:
     exchange_id: int
     name: str
     divider: int
-    exponent: int | None = field(compare=False)  # divider == 10**exponent
+    #: ``10**-k`` when the divider is ``10**k``: a multiplication moves the decimal point
+    #: exactly and costs a third of ``scaleb`` (about 150 ns against 430 ns here).
+    quantum: Decimal | None = field(compare=False)
     code: ExchangeSegment = field(compare=False)
 
     @classmethod
     def make(cls, exchange_id: int, divider: int) -> _Segment:
         name = _NAMES.get(exchange_id, str(exchange_id))
-        exponent: int | None = None
+        quantum: Decimal | None = None
         text = str(divider)
         if text == "1" + "0" * (len(text) - 1):
-            exponent = len(text) - 1
-        return cls(exchange_id, name, divider, exponent, ExchangeSegment(name))
+            quantum = Decimal(1).scaleb(1 - len(text))
+        return cls(exchange_id, name, divider, quantum, ExchangeSegment(name))
 
     def price(self, raw: int) -> Decimal:
-        if self.exponent is not None:
-            return Decimal(raw).scaleb(-self.exponent)
+        quantum = self.quantum
+        if quantum is not None:
+            return Decimal(raw) * quantum
         return Decimal(raw) / self.divider
 
     def amount(self, raw: float) -> Decimal | None:
         value = _float(raw)
         if value is None:
             return None
-        if self.exponent is not None:
-            return value.scaleb(-self.exponent)
+        if self.quantum is not None:
+            return value * self.quantum
         return value / self.divider
 
 
@@ -257,6 +260,22 @@ def _rebuild(
 
 
 _NEW = object.__new__
+_SET_PRICE = vars(DepthLevel)["price"].__set__
+_SET_QUANTITY = vars(DepthLevel)["quantity"].__set__
+_SET_ORDERS = vars(DepthLevel)["orders"].__set__
+
+
+def _depth_level(price: Decimal, quantity: int, orders: int) -> DepthLevel:
+    """``DepthLevel(price=..., quantity=..., orders=...)`` through its slots: the same
+    object (it has no ``__post_init__``; a test checks) for 250 ns instead of 670 ns, which
+    matters for a full-depth tick's 40 rows."""
+    level = _NEW(DepthLevel)
+    _SET_PRICE(level, price)
+    _SET_QUANTITY(level, quantity)
+    _SET_ORDERS(level, orders)
+    return level
+
+
 _SET_V = vars(_Packet)["_v"].__set__  # the slot descriptors: set past __setattr__
 _SET_S = vars(_Packet)["_s"].__set__
 
@@ -429,7 +448,7 @@ class Tick(_Packet):
     def _side(self, first: int, last: int | None) -> tuple[DepthLevel, ...]:
         price = self._s.price
         rows = _ROW.iter_unpack(self._d[first << 4 : None if last is None else last << 4])
-        return tuple([DepthLevel(price=price(p), quantity=q, orders=o) for q, p, o in rows])
+        return tuple([_depth_level(price(p), q, o) for q, p, o in rows])
 
     @property
     def bids(self) -> tuple[DepthLevel, ...]:

@@ -413,3 +413,20 @@ def test_a_nan_turnover_still_compares_equal_to_itself() -> None:
     assert first.total_traded_value is None
     assert first == second
     assert hash(first) == hash(second)
+
+
+def test_depth_rows_are_real_depth_levels() -> None:
+    """The decoder builds ``DepthLevel`` through its slots; that is only the constructor
+    while ``DepthLevel`` validates nothing."""
+    assert not hasattr(DepthLevel, "__post_init__")
+    rng = random.Random(16)
+    (tick,) = FeedDecoder({1: 100}).decode(fp.packet(rng, "mp16"))
+    assert isinstance(tick, Tick)
+    assert len(tick.bids) + len(tick.asks) >= 4
+    for row in (*tick.bids, *tick.asks):
+        same = DepthLevel(price=row.price, quantity=row.quantity, orders=row.orders)
+        assert row == same
+        assert hash(row) == hash(same)
+        assert repr(row) == repr(same)
+        with pytest.raises(AttributeError):
+            row.price = Decimal(0)  # type: ignore[misc]
