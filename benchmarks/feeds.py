@@ -1,7 +1,7 @@
 """Feed benchmarks (issue 12). For now the decode rate; the end-to-end parts come later.
 
 ```bash
-python benchmarks/feeds.py             # about 3 minutes on 2 cores: the figures
+python benchmarks/feeds.py             # 2 to 3 minutes on 2 cores: the figures
 python benchmarks/feeds.py --quick     # a few seconds: a smoke run
 python benchmarks/feeds.py --json      # the results as JSON on stdout as well
 ```

@@ -27,10 +27,11 @@ are timezone-aware IST ``datetime`` (the wire carries epoch seconds; 0 and negat
 the exchange's "blank", become ``None``).
 
 Why the items are lazy. The hot path of a feed is "unpack, wrap, hand over": a touch-line
-packet carries 14 prices and 2 timestamps, and building a ``Decimal`` costs about 250 ns
-and an aware ``datetime`` about 400 ns on this machine, so converting everything up front
-would cost about 4 us per packet, four times the unpacking itself, mostly for fields the
-consumer never reads, or for ticks a conflating buffer throws away unread. So a
+packet carries 16 prices (2 in depth rows) and 2 timestamps, and building a ``Decimal``
+costs about 150 ns and an aware ``datetime`` about 500 ns on this machine, so converting
+everything up front would cost about 4 us per packet, several times the unpacking itself,
+mostly for fields the consumer never reads, or for ticks a conflating buffer throws away
+unread. So a
 :class:`Tick` (and :class:`IndexTick`) keeps the tuple ``struct`` unpacked, its segment's
 divider and the raw depth bytes, and each property converts when read (the same value
 every time). The objects are slotted and immutable; they compare equal when their wire
