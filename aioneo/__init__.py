@@ -5,6 +5,9 @@ private. ``aioneo.testing`` (the emulator) is the other public package.
 """
 
 from ._async_client import AsyncNeoClient
+from ._core._feed_decode import CasChange, IndexTick, MarketStatus, Tick
+from ._core._feed_events import FeedEvent, FeedStats
+from ._core._order_feed import OrderUpdate, PositionUpdate
 from ._core._persist import StoredSession
 from ._core._scrip import INDICES, ChainStrike, Instrument, InstrumentTable, index_instrument
 from ._core._session import SessionStats
@@ -17,6 +20,9 @@ from ._exceptions import (
     ClientClosedError,
     ConnectError,
     FatalLoginError,
+    FeedClosedError,
+    FeedError,
+    FeedOverflowError,
     InstrumentFileError,
     InvalidResponseError,
     LoginError,
@@ -31,6 +37,7 @@ from ._exceptions import (
     SessionExpiredError,
     SessionStoreError,
     StatusError,
+    SubscriptionError,
     TransientLoginError,
     TransportError,
 )
@@ -74,6 +81,7 @@ __all__ = [
     "AsyncNeoClient",
     "BusinessError",
     "Candle",
+    "CasChange",
     "ChainStrike",
     "ClientClosedError",
     "ClientIp",
@@ -82,9 +90,15 @@ __all__ = [
     "DepthLevel",
     "ExchangeSegment",
     "FatalLoginError",
+    "FeedClosedError",
+    "FeedError",
+    "FeedEvent",
+    "FeedOverflowError",
+    "FeedStats",
     "FileSessionStore",
     "FutureChainRow",
     "Holding",
+    "IndexTick",
     "Instrument",
     "InstrumentFileError",
     "InstrumentTable",
@@ -92,6 +106,7 @@ __all__ = [
     "Limits",
     "LoginError",
     "MarginRequirement",
+    "MarketStatus",
     "MemorySessionStore",
     "NeoClient",
     "NeoError",
@@ -105,7 +120,9 @@ __all__ = [
     "OrderResult",
     "OrderStatus",
     "OrderType",
+    "OrderUpdate",
     "Position",
+    "PositionUpdate",
     "Product",
     "Quote",
     "RateLimitError",
@@ -122,6 +139,8 @@ __all__ = [
     "SessionStoreError",
     "StatusError",
     "StoredSession",
+    "SubscriptionError",
+    "Tick",
     "Trade",
     "TransactionType",
     "TransientLoginError",

@@ -29,7 +29,13 @@
     ├── OrderOutcomeUnknown           an order may or may not exist (.tag, .request)
     ├── AmbiguousTagError             find_order: several orders carry the tag in Kotak's
     │                                 rewritten forms (.tag, .order_ids)
-    └── ClientClosedError             the client was closed while the call waited
+    ├── ClientClosedError             the client was closed while the call waited
+    └── FeedError                     a live feed (market or order feed) cannot go on
+        ├── FeedClosedError           the feed was closed while a reader waited on it
+        ├── FeedOverflowError         the consumer fell too far behind for the feed's
+        │                             overflow policy (.capacity, .policy)
+        └── SubscriptionError         a subscription refused before sending: over the
+                                      subscription cap (.count, .limit)
 
 Misuse (a bad argument) raises ``ValueError`` or ``TypeError`` whose message names the
 field, the value and what is allowed; those are not ``NeoError``.
@@ -53,6 +59,9 @@ __all__ = [
     "ClientClosedError",
     "ConnectError",
     "FatalLoginError",
+    "FeedClosedError",
+    "FeedError",
+    "FeedOverflowError",
     "InstrumentFileError",
     "InvalidResponseError",
     "LoginError",
@@ -67,6 +76,7 @@ __all__ = [
     "SessionExpiredError",
     "SessionStoreError",
     "StatusError",
+    "SubscriptionError",
     "TransientLoginError",
     "TransportError",
 ]
@@ -339,3 +349,39 @@ class AmbiguousTagError(NeoError):
         super().__init__(message, endpoint="find_order")
         self.tag = tag
         self.order_ids = order_ids
+
+
+class FeedError(NeoError):
+    """A live feed cannot go on. Session failures (a fatal login error, the relogin
+    breaker) reach a feed's reader as the session's own errors, not as this."""
+
+
+class FeedClosedError(FeedError):
+    """The feed was closed (``close()``, or the client's) while a reader waited on it."""
+
+
+class FeedOverflowError(FeedError):
+    """The consumer fell further behind than the feed's buffer allows.
+
+    Raised by the market feed with ``overflow="error"``, and by the order feed (which
+    never conflates or drops an update) when ``capacity`` updates are waiting unread.
+    Everything received before the overflow was delivered first; nothing after it is.
+    """
+
+    def __init__(self, message: str, *, capacity: int, policy: str) -> None:
+        super().__init__(message, endpoint="feed")
+        self.capacity = capacity
+        self.policy = policy
+
+
+class SubscriptionError(FeedError):
+    """A subscription was refused before anything was sent.
+
+    ``count`` is how many (instrument, mode) pairs the feed would have held, ``limit`` the
+    cap (``max_subscriptions``, 3000 by default, as the SDK and Kotak's feed allow).
+    """
+
+    def __init__(self, message: str, *, count: int, limit: int) -> None:
+        super().__init__(message, endpoint="subscribe")
+        self.count = count
+        self.limit = limit

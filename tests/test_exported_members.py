@@ -73,6 +73,19 @@ EXPECTED = {
     "InstrumentTable",
     "index_instrument",
     "__version__",
+    # live feeds (issue 12): errors, items, events
+    "FeedClosedError",
+    "FeedError",
+    "FeedOverflowError",
+    "SubscriptionError",
+    "FeedEvent",
+    "FeedStats",
+    "OrderUpdate",
+    "PositionUpdate",
+    "CasChange",
+    "IndexTick",
+    "MarketStatus",
+    "Tick",
 }
 OPTIONAL = {"NeoClient"}  # the sync facade, exported once it lands
 
