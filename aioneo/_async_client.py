@@ -56,6 +56,10 @@ from . import _models as models
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._feed_buffer import DEFAULT_CAPACITY
+from ._core._feed_conn import DEFAULT_ORDER_CAPACITY
+from ._core._feed_subs import DEFAULT_MAX_SUBSCRIPTIONS
+from ._core._feed_urls import CONFIG_URL, FeedEndpoints
 from ._core._missing import (
     MissingMode,
     check_missing,
@@ -113,6 +117,8 @@ from ._exceptions import (
     SessionStoreError,
     TransientLoginError,
 )
+from ._feeds_async import FeedBase, MarketFeed, OrderFeed
+from ._feeds_shared import check_config_url, text_or_none
 from ._instruments import (
     AsyncFlights,
     cache_key,
@@ -403,6 +409,10 @@ class AsyncNeoClient:
     open a breaker: further automatic logins raise :class:`~aioneo.ReloginLoopError` until
     the oldest leaves the window (another program logging in with the same account keeps
     ending this session; see the error). ``None`` turns the breaker off.
+
+    ``config_url`` is the service the live feeds ask where they are (Kotak's by default;
+    an emulator serves ``/5config/config``); ``None`` skips it (validate's ``feedUrl`` /
+    ``rtUrl``, then the documented defaults, are used). See :meth:`market_feed`.
     """
 
     def __init__(
@@ -422,6 +432,7 @@ class AsyncNeoClient:
         refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
         max_relogins: int | None = DEFAULT_MAX_RELOGINS,
         relogin_window: float = DEFAULT_RELOGIN_WINDOW,
+        config_url: str | None = CONFIG_URL,
     ) -> None:
         self._login_url = check_client_options(
             credentials,
@@ -472,6 +483,10 @@ class AsyncNeoClient:
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
         self._flights = AsyncFlights()
+        # The live feeds (aioneo._feeds_async): closed with the client.
+        self._config_url = check_config_url(config_url)
+        self._feed_endpoints: dict[str | None, FeedEndpoints] = {}
+        self._feeds: set[FeedBase[Any]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -506,6 +521,9 @@ class AsyncNeoClient:
         """
         self._closed = True
         steps = CloseSteps()
+        for feed in list(self._feeds):
+            with steps.step("closing a feed"):
+                await feed.close()
         if self._loop is not None and self._loop.is_closed():
             # Closed from a later loop: the last loop's login and connections cannot be
             # awaited any more; the login is abandoned, the sockets are released.
@@ -709,6 +727,8 @@ class AsyncNeoClient:
             ucc=str(ucc) if ucc is not None else None,
             generation=generation or machine.next_generation(),
             server_date=server_date,
+            feed_url=text_or_none(trade.get("feedUrl")),
+            rt_url=text_or_none(trade.get("rtUrl")),
         )
 
     async def _login_step(
@@ -1375,6 +1395,58 @@ class AsyncNeoClient:
     async def whatsmyip(self) -> models.ClientIp:
         """The IP address Kotak sees for this client (orders must come from a whitelisted one)."""
         return models.parse_whatsmyip(await self._call(requests.whatsmyip()))
+
+    # -- live feeds ---------------------------------------------------------------------
+    def market_feed(
+        self,
+        *,
+        url: str | None = None,
+        capacity: int = DEFAULT_CAPACITY,
+        overflow: str = "conflate",
+        stall_timeout: float | None = None,
+        max_reconnects: int | None = None,
+        max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+    ) -> MarketFeed:
+        """The live market feed, to use as ``async with neo.market_feed() as feed:``
+        (see :class:`~aioneo.MarketFeed`). Nothing connects until it is entered.
+
+        ``url`` replaces the URL the config service (``config_url=`` of the client) or
+        the login name. ``capacity`` items wait unread at most; then ``overflow``:
+        ``"conflate"`` keeps the latest item per (instrument, mode), ``"drop_oldest"``,
+        or ``"error"`` (the iterator raises :class:`~aioneo.FeedOverflowError`).
+        ``stall_timeout`` seconds without a frame reconnect (``None``: no watchdog; a
+        quiet market is not a dead socket). ``max_reconnects`` failed attempts in a row
+        end the feed with :class:`~aioneo.FeedError` (``None``: never).
+        """
+        return MarketFeed(
+            self,
+            url=url,
+            capacity=capacity,
+            overflow=overflow,
+            stall_timeout=stall_timeout,
+            max_reconnects=max_reconnects,
+            max_subscriptions=max_subscriptions,
+        )
+
+    def order_feed(
+        self,
+        *,
+        url: str | None = None,
+        capacity: int = DEFAULT_ORDER_CAPACITY,
+        stall_timeout: float | None = None,
+        max_reconnects: int | None = None,
+    ) -> OrderFeed:
+        """The live order and position feed, to use as ``async with neo.order_feed() as
+        updates:`` (see :class:`~aioneo.OrderFeed`): never conflated or dropped (more
+        than ``capacity`` unread updates raise :class:`~aioneo.FeedOverflowError`), and
+        reconciled with :meth:`order_report` after every reconnect."""
+        return OrderFeed(
+            self,
+            url=url,
+            capacity=capacity,
+            stall_timeout=stall_timeout,
+            max_reconnects=max_reconnects,
+        )
 
     async def logout(self) -> None:
         """End the session on the server (the SDK only forgets it locally); idempotent.

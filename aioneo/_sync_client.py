@@ -119,6 +119,7 @@ from ._exceptions import (
     SessionStoreError,
     TransientLoginError,
 )
+from ._feeds_shared import text_or_none
 from ._instruments import (
     SyncFlights,
     cache_key,
@@ -924,6 +925,8 @@ class NeoClient:
             ucc=str(ucc) if ucc is not None else None,
             generation=generation,
             server_date=server_date,
+            feed_url=text_or_none(trade.get("feedUrl")),
+            rt_url=text_or_none(trade.get("rtUrl")),
         )
 
     def _login_timed_out(self) -> TransientLoginError:

@@ -35,7 +35,7 @@ from typing import Generic, TypeVar
 
 from .._models import Order
 from ._feed_buffer import DEFAULT_CAPACITY, FeedBuffer
-from ._feed_decode import FeedDecoder, FeedItem
+from ._feed_decode import EXCHANGE_IDS, FeedDecoder, FeedItem, IndexTick, Tick
 from ._feed_events import FeedEvent, FeedStats
 from ._feed_policy import DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, ReconnectPolicy, stall_check
 from ._feed_protocol import (
@@ -52,7 +52,7 @@ from ._feed_protocol import (
 )
 from ._feed_subs import DEFAULT_MAX_SUBSCRIPTIONS, Subscriptions
 from ._order_feed import OrderLedger, OrderUpdate, OtherMessage, PositionUpdate, parse_order_feed
-from ._requests import InstrumentLike
+from ._requests import InstrumentLike, _neo_symbol
 
 __all__ = [
     "DEFAULT_AUTH_TIMEOUT",
@@ -274,6 +274,9 @@ class MarketFeedCore(_FeedCore[FeedItem]):
         self.subscriptions = Subscriptions(max_subscriptions=max_subscriptions)
         #: ``"nse_cm|2885" -> "RELIANCE-EQ"`` from the subscribe acknowledgements.
         self.trading_symbols: dict[str, str] = {}
+        #: The last tick of each instrument, by (exchange id, token), kept before the
+        #: buffer (conflation and drops do not change it); see :meth:`latest_of`.
+        self.latest: dict[tuple[int, int], Tick | IndexTick] = {}
         self._auth: SFeedAuthWait | None = None
         self._decoder: FeedDecoder | None = None
         self._malformed_before = 0
@@ -298,8 +301,12 @@ class MarketFeedCore(_FeedCore[FeedItem]):
             assert decoder is not None  # set with LIVE
             if isinstance(frame, bytes | bytearray | memoryview):
                 push = self.buffer.push
+                latest = self.latest
                 for item in decoder.decode(frame):
                     push(item)
+                    if isinstance(item, Tick | IndexTick):
+                        values = item._v
+                        latest[(values[2], values[7])] = item
                 self.stats.conflated = self.buffer.conflated
                 self.stats.dropped = self.buffer.dropped
                 if decoder.malformed != self._malformed_before:
@@ -329,6 +336,27 @@ class MarketFeedCore(_FeedCore[FeedItem]):
                 )
             )  # fmt: skip
         return Received(send=frames)
+
+    def latest_of(self, instrument: InstrumentLike) -> Tick | IndexTick | None:
+        """The last tick received for ``instrument`` (given as to ``subscribe``), any
+        mode, or ``None``. An index is looked up by name (``"nse_cm|Nifty 50"``) or by
+        the numeric token its ticks carry. Keyed by numbers, so the reader builds no
+        string per tick; the lookup pays for the parsing."""
+        try:
+            segment, token = _neo_symbol(0, instrument)
+        except (TypeError, ValueError) as exc:  # name the argument as it is called here
+            raise type(exc)(str(exc).replace("instrument_tokens[0]", "instrument", 1)) from None
+        segment = str(segment).strip().lower()
+        token = str(token).strip()
+        exchange_id = EXCHANGE_IDS.get(segment)
+        if exchange_id is None:
+            return None
+        if token.isdigit():
+            return self.latest.get((exchange_id, int(token)))
+        for (exid, _), item in self.latest.items():
+            if exid == exchange_id and isinstance(item, IndexTick) and item.name == token:
+                return item
+        return None
 
     def subscribe(self, instruments: Sequence[InstrumentLike], *, mode: str) -> str | None:
         """Edit the wanted set; the frame to send now if live (``SubscriptionError`` over

@@ -102,6 +102,9 @@ class Session:
     issued_at: float | None = None
     #: Taken from a session store (another client's login), not logged in by this client.
     adopted: bool = False
+    #: The market and order feed URLs validate named (``feedUrl``, ``rtUrl``), if any.
+    feed_url: str | None = None
+    rt_url: str | None = None
 
     def expired(self, now: float) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -118,6 +121,8 @@ def new_session(
     ucc: str | None = None,
     generation: int = 0,
     server_date: float | None = None,
+    feed_url: str | None = None,
+    rt_url: str | None = None,
 ) -> Session:
     """Build the session a validate response describes, or raise ``TransientLoginError``.
 
@@ -142,7 +147,17 @@ def new_session(
             raise TransientLoginError("login returned a token that is already expired")
         expires_at = now + lifetime
     return Session(
-        token, sid, base_url.rstrip("/"), epoch, data_center, ucc, expires_at, generation, now
+        token,
+        sid,
+        base_url.rstrip("/"),
+        epoch,
+        data_center,
+        ucc,
+        expires_at,
+        generation,
+        now,
+        feed_url=feed_url or None,
+        rt_url=rt_url or None,
     )
 
 
