@@ -41,6 +41,7 @@ from ._exceptions import (
     TransientLoginError,
     TransportError,
 )
+from ._feeds_async import MarketFeed, OrderFeed
 from ._models import (
     IST,
     Candle,
@@ -106,6 +107,7 @@ __all__ = [
     "Limits",
     "LoginError",
     "MarginRequirement",
+    "MarketFeed",
     "MarketStatus",
     "MemorySessionStore",
     "NeoClient",
@@ -115,6 +117,7 @@ __all__ = [
     "OptionChain",
     "OptionChainRow",
     "Order",
+    "OrderFeed",
     "OrderHistoryEntry",
     "OrderOutcomeUnknown",
     "OrderResult",

@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
@@ -115,7 +115,6 @@ class FeedBase(Generic[T]):
         self._wake = asyncio.Event()
         self._failure: BaseException | None = None
         self._closed = False
-        self._helpers: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle ----------------------------------------------------------------------
     def _start(self) -> None:
@@ -146,7 +145,7 @@ class FeedBase(Generic[T]):
         task of the feed is left."""
         self._closed = True
         self._wake.set()
-        tasks = [t for t in (self._task, *self._helpers) if t is not None and not t.done()]
+        tasks = [t for t in (self._task,) if t is not None and not t.done()]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -411,15 +410,21 @@ class OrderFeed(FeedBase[OrderUpdate | PositionUpdate]):
     """The live order and position feed (``neo.order_feed()``): nothing conflated or
     dropped; gaps reconciled with ``order_report()``.
 
-    After each reconnect the reader fetches the order book *before* reading on, so every
-    order whose state changed while the feed was down is delivered once, as an
-    :class:`~aioneo.OrderUpdate` with ``reconciled=True``, and the server's re-push of
-    those states that follows is dropped (``stats.duplicates``). The trade-off: after a
-    reconnect, pushed updates wait one ``order_report()`` round trip in the socket (none
-    is lost). After the first connect the book is fetched in the background instead, so
-    the server's first push of the account's states is delivered as it comes. A book that
-    cannot be fetched (``order_report()`` failed) is logged and skipped: updates then
-    arrive as pushed, unreconciled, until the next reconnect.
+    After every connect the reader fetches the order book *before* reading on, and hands
+    it to the core's reconciliation: every order whose state is not the one last
+    delivered is delivered once, as an :class:`~aioneo.OrderUpdate` with
+    ``reconciled=True`` (after a reconnect: what changed while the feed was down), and
+    the server's push of those same states that follows is dropped
+    (``stats.duplicates``).
+
+    Trade-offs. The reader pauses for one ``order_report()`` round trip after each
+    connect; pushed updates wait in the socket meanwhile (none is lost). On the *first*
+    connect the book is reconciled too, rather than taken as a silent baseline: a silent
+    baseline fetched while orders change would swallow a state that the server pushed
+    after the book was read (the push then looks like a repeat), so instead the day's
+    orders arrive once at the start, marked reconciled, as the server's own first push
+    would bring them. A book that cannot be fetched (``order_report()`` failed) is logged
+    and skipped: updates then arrive as pushed, unreconciled, until the next reconnect.
     """
 
     _kind = "order feed"
@@ -443,30 +448,18 @@ class OrderFeed(FeedBase[OrderUpdate | PositionUpdate]):
         return self._core.begin(token=session.token, sid=session.sid, epoch=session.epoch, now=now)
 
     async def _fetch_orders(self, why: str) -> None:
-        if why == "baseline":
-            task = asyncio.get_running_loop().create_task(
-                self._book("baseline"), name="aioneo-order-feed-baseline"
-            )
-            self._helpers.add(task)
-            task.add_done_callback(self._helpers.discard)
-            return
-        await self._book(why)
-        # The reader waited for the book: that wait is not the socket's silence.
-        self._core.last_frame_at = time.time()
-
-    async def _book(self, why: str) -> None:
         try:
             orders = await self._client.order_report()
         except NeoError as exc:
-            logger.warning(
-                "order feed: the order book could not be fetched to %s the feed (%s); "
+            log = logger.debug if self._closed or self._client._closed else logger.warning
+            log(
+                "order feed: the order book could not be fetched after a connect (%s); "
                 "updates arrive as pushed until the next reconnect",
-                why,
                 type(exc).__name__,
             )
-            return
-        if why == "baseline":
-            self._core.baseline(orders)
         else:
+            # The first connect too (``why == "baseline"``): see the class docstring.
             self._core.reconcile(orders)
-        self._wake.set()
+            self._wake.set()
+        # The reader waited for the book: that wait is not the socket's silence.
+        self._core.last_frame_at = time.time()

@@ -86,6 +86,9 @@ EXPECTED = {
     "IndexTick",
     "MarketStatus",
     "Tick",
+    # the feeds themselves (what market_feed() / order_feed() return)
+    "MarketFeed",
+    "OrderFeed",
 }
 OPTIONAL = {"NeoClient"}  # the sync facade, exported once it lands
 
