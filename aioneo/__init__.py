@@ -42,6 +42,7 @@ from ._exceptions import (
     TransportError,
 )
 from ._feeds_async import MarketFeed, OrderFeed
+from ._feeds_sync import SyncMarketFeed, SyncOrderFeed
 from ._models import (
     IST,
     Candle,
@@ -143,6 +144,8 @@ __all__ = [
     "StatusError",
     "StoredSession",
     "SubscriptionError",
+    "SyncMarketFeed",
+    "SyncOrderFeed",
     "Tick",
     "Trade",
     "TransactionType",

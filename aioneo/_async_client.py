@@ -1407,8 +1407,10 @@ class AsyncNeoClient:
         max_reconnects: int | None = None,
         max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
     ) -> MarketFeed:
-        """The live market feed, to use as ``async with neo.market_feed() as feed:``
-        (see :class:`~aioneo.MarketFeed`). Nothing connects until it is entered.
+        """The live market feed (:class:`~aioneo.MarketFeed`; ``NeoClient`` returns its
+        blocking twin :class:`~aioneo.SyncMarketFeed`), a context manager: ``async with
+        neo.market_feed() as feed:`` (``with`` for ``NeoClient``). Nothing connects until
+        it is entered.
 
         ``url`` replaces the URL the config service (``config_url=`` of the client) or
         the login name. ``capacity`` items wait unread at most; then ``overflow``:
@@ -1436,10 +1438,12 @@ class AsyncNeoClient:
         stall_timeout: float | None = None,
         max_reconnects: int | None = None,
     ) -> OrderFeed:
-        """The live order and position feed, to use as ``async with neo.order_feed() as
-        updates:`` (see :class:`~aioneo.OrderFeed`): never conflated or dropped (more
-        than ``capacity`` unread updates raise :class:`~aioneo.FeedOverflowError`), and
-        reconciled with :meth:`order_report` after every reconnect."""
+        """The live order and position feed (:class:`~aioneo.OrderFeed`; ``NeoClient``
+        returns its blocking twin :class:`~aioneo.SyncOrderFeed`), a context manager:
+        ``async with neo.order_feed() as updates:`` (``with`` for ``NeoClient``). Never
+        conflated or dropped (more than ``capacity`` unread updates raise
+        :class:`~aioneo.FeedOverflowError`), and reconciled with :meth:`order_report`
+        after every connect."""
         return OrderFeed(
             self,
             url=url,

@@ -140,9 +140,9 @@ class FeedBase(Generic[T]):
         await self.close()
 
     async def close(self) -> None:
-        """Stop the feed: the reader task ends (its socket is closed), readers waiting in
-        ``async for`` get :class:`~aioneo.FeedClosedError`. Idempotent; returns once no
-        task of the feed is left."""
+        """Stop the feed: its reader ends and its socket is closed; readers waiting for
+        an item get :class:`~aioneo.FeedClosedError`. Idempotent; returns once the reader
+        has ended (no task or thread of the feed is left)."""
         self._closed = True
         self._wake.set()
         tasks = [t for t in (self._task,) if t is not None and not t.done()]

@@ -62,6 +62,10 @@ from . import _models as models
 from ._core import _requests as requests
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
+from ._core._feed_buffer import DEFAULT_CAPACITY
+from ._core._feed_conn import DEFAULT_ORDER_CAPACITY
+from ._core._feed_subs import DEFAULT_MAX_SUBSCRIPTIONS
+from ._core._feed_urls import CONFIG_URL, FeedEndpoints
 from ._core._missing import (
     MissingMode,
     check_missing,
@@ -119,7 +123,8 @@ from ._exceptions import (
     SessionStoreError,
     TransientLoginError,
 )
-from ._feeds_shared import text_or_none
+from ._feeds_shared import check_config_url, text_or_none
+from ._feeds_sync import SyncFeedBase, SyncMarketFeed, SyncOrderFeed
 from ._instruments import (
     SyncFlights,
     cache_key,
@@ -614,6 +619,10 @@ class NeoClient:
     open a breaker: further automatic logins raise :class:`~aioneo.ReloginLoopError` until
     the oldest leaves the window (another program logging in with the same account keeps
     ending this session; see the error). ``None`` turns the breaker off.
+
+    ``config_url`` is the service the live feeds ask where they are (Kotak's by default;
+    an emulator serves ``/5config/config``); ``None`` skips it (validate's ``feedUrl`` /
+    ``rtUrl``, then the documented defaults, are used). See :meth:`market_feed`.
     """
 
     def __init__(
@@ -633,6 +642,7 @@ class NeoClient:
         refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
         max_relogins: int | None = DEFAULT_MAX_RELOGINS,
         relogin_window: float = DEFAULT_RELOGIN_WINDOW,
+        config_url: str | None = CONFIG_URL,
     ) -> None:
         self._login_url = check_client_options(
             credentials,
@@ -679,6 +689,11 @@ class NeoClient:
         self._sockets: Sockets | None = None  # those of the two pools, made with them
         self._closed = False
         self._flights = SyncFlights()
+        # The live feeds (aioneo._feeds_sync): closed with the client; guarded by the
+        # session's data lock.
+        self._config_url = check_config_url(config_url)
+        self._feed_endpoints: dict[str | None, FeedEndpoints] = {}
+        self._feeds: set[SyncFeedBase[Any]] = set()
         with _live_lock:
             _live.add(self)
 
@@ -714,8 +729,16 @@ class NeoClient:
         """
         self._closed = True
         steps = CloseSteps()
+        with self._session.data:
+            feeds = list(self._feeds)
+        for feed in feeds:  # stopped first, joined once the login in flight has ended
+            with steps.step("closing a feed"):
+                feed._signal_close()
         with steps.step("ending the login in flight"):
             self._session.close(self)
+        for feed in feeds:
+            with steps.step("closing a feed"):
+                feed.close()
         sockets = self._sockets
         if sockets is not None:
             with steps.step("shutting the connections down"):
@@ -1589,6 +1612,64 @@ class NeoClient:
     def whatsmyip(self) -> models.ClientIp:
         """The IP address Kotak sees for this client (orders must come from a whitelisted one)."""
         return models.parse_whatsmyip(self._call(requests.whatsmyip()))
+
+    # -- live feeds ---------------------------------------------------------------------
+    def market_feed(
+        self,
+        *,
+        url: str | None = None,
+        capacity: int = DEFAULT_CAPACITY,
+        overflow: str = "conflate",
+        stall_timeout: float | None = None,
+        max_reconnects: int | None = None,
+        max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
+    ) -> SyncMarketFeed:
+        """The live market feed (:class:`~aioneo.MarketFeed`; ``NeoClient`` returns its
+        blocking twin :class:`~aioneo.SyncMarketFeed`), a context manager: ``async with
+        neo.market_feed() as feed:`` (``with`` for ``NeoClient``). Nothing connects until
+        it is entered.
+
+        ``url`` replaces the URL the config service (``config_url=`` of the client) or
+        the login name. ``capacity`` items wait unread at most; then ``overflow``:
+        ``"conflate"`` keeps the latest item per (instrument, mode), ``"drop_oldest"``,
+        or ``"error"`` (the iterator raises :class:`~aioneo.FeedOverflowError`).
+        ``stall_timeout`` seconds without a frame reconnect (``None``: no watchdog; a
+        quiet market is not a dead socket). ``max_reconnects`` failed attempts in a row
+        end the feed with :class:`~aioneo.FeedError` (``None``: never).
+        """
+        _refuse_inside_event_loop("market_feed")
+        return SyncMarketFeed(
+            self,
+            url=url,
+            capacity=capacity,
+            overflow=overflow,
+            stall_timeout=stall_timeout,
+            max_reconnects=max_reconnects,
+            max_subscriptions=max_subscriptions,
+        )
+
+    def order_feed(
+        self,
+        *,
+        url: str | None = None,
+        capacity: int = DEFAULT_ORDER_CAPACITY,
+        stall_timeout: float | None = None,
+        max_reconnects: int | None = None,
+    ) -> SyncOrderFeed:
+        """The live order and position feed (:class:`~aioneo.OrderFeed`; ``NeoClient``
+        returns its blocking twin :class:`~aioneo.SyncOrderFeed`), a context manager:
+        ``async with neo.order_feed() as updates:`` (``with`` for ``NeoClient``). Never
+        conflated or dropped (more than ``capacity`` unread updates raise
+        :class:`~aioneo.FeedOverflowError`), and reconciled with :meth:`order_report`
+        after every connect."""
+        _refuse_inside_event_loop("order_feed")
+        return SyncOrderFeed(
+            self,
+            url=url,
+            capacity=capacity,
+            stall_timeout=stall_timeout,
+            max_reconnects=max_reconnects,
+        )
 
     def logout(self) -> None:
         """End the session on the server (the SDK only forgets it locally); idempotent.

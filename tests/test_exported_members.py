@@ -89,6 +89,8 @@ EXPECTED = {
     # the feeds themselves (what market_feed() / order_feed() return)
     "MarketFeed",
     "OrderFeed",
+    "SyncMarketFeed",
+    "SyncOrderFeed",
 }
 OPTIONAL = {"NeoClient"}  # the sync facade, exported once it lands
 

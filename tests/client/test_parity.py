@@ -27,7 +27,16 @@ from typing import Any
 import httpx
 import pytest
 
-from aioneo import AsyncNeoClient, BusinessError, Credentials, NeoClient
+from aioneo import (
+    AsyncNeoClient,
+    BusinessError,
+    Credentials,
+    MarketFeed,
+    NeoClient,
+    OrderFeed,
+    SyncMarketFeed,
+    SyncOrderFeed,
+)
 from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer
 
 #: async name -> sync name, where they differ.
@@ -35,7 +44,16 @@ RENAMED = {"aclose": "close", "__aenter__": "__enter__", "__aexit__": "__exit__"
 #: Dunders that are part of the public surface.
 DUNDERS = {"__init__", "__aenter__", "__aexit__", "__enter__", "__exit__"}
 #: async type -> sync type, where the twins must differ.
-TWIN_TYPES: dict[Any, Any] = {httpx.AsyncBaseTransport: httpx.BaseTransport}
+TWIN_TYPES: dict[Any, Any] = {
+    httpx.AsyncBaseTransport: httpx.BaseTransport,
+    AsyncNeoClient: NeoClient,
+    MarketFeed: SyncMarketFeed,
+    OrderFeed: SyncOrderFeed,
+}
+#: The feeds' async -> sync names, where they differ (the iteration protocols).
+FEED_RENAMED = {**RENAMED, "__aiter__": "__iter__", "__anext__": "__next__"}
+FEED_DUNDERS = {"__init__", "__aenter__", "__aexit__", "__aiter__", "__anext__"}
+FEEDS = [(MarketFeed, SyncMarketFeed), (OrderFeed, SyncOrderFeed)]
 
 
 def public_names(cls: type) -> set[str]:
@@ -134,6 +152,59 @@ def test_normalise_unwraps_awaitables_and_twin_types() -> None:
     assert normalise(collections.abc.Coroutine[Any, Any, list[str]]) == list[str]
     assert normalise(httpx.AsyncBaseTransport | None) == (httpx.BaseTransport | None)
     assert described(AsyncNeoClient.__init__) != described(AsyncNeoClient.login)
+
+
+def feed_names(cls: type) -> set[str]:
+    """Public names of a feed class, inherited ones included (the base is private)."""
+    return {n for n in dir(cls) if not n.startswith("_") or n in FEED_DUNDERS}
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), FEEDS, ids=["market", "order"])
+def test_the_feeds_are_twins(async_cls: type, sync_cls: type) -> None:
+    """MarketFeed / SyncMarketFeed and OrderFeed / SyncOrderFeed: the same names,
+    signatures and docstrings; coroutines of one are plain methods of the other."""
+    async_names = feed_names(async_cls)
+    sync_names = {n for n in dir(sync_cls) if not n.startswith("_")} | {
+        n
+        for n in ("__init__", "__enter__", "__exit__", "__iter__", "__next__")
+        if n in dir(sync_cls)
+    }
+    assert {FEED_RENAMED.get(n, n) for n in async_names} == sync_names
+    assert {"close", "stats", "closed", "connected"} <= async_names
+    for name in sorted(async_names):
+        twin = FEED_RENAMED.get(name, name)
+        a = inspect.getattr_static(async_cls, name, None)
+        if a is None:  # inherited from the private base
+            a = next(vars(k)[name] for k in async_cls.__mro__ if name in vars(k))
+        b = next(vars(k)[twin] for k in sync_cls.__mro__ if twin in vars(k))
+        if isinstance(a, property):
+            assert isinstance(b, property), name
+            assert a.fget is not None
+            assert b.fget is not None
+            a, b = a.fget, b.fget
+        if name in ("__aiter__", "__anext__", "__aenter__", "__aexit__"):
+            continue  # the protocols' types differ by nature (AsyncIterator / Iterator)
+        assert not inspect.iscoroutinefunction(b), f"{sync_cls.__name__}.{twin} is async"
+        if name == "__init__":  # ``client`` is annotated under TYPE_CHECKING only
+            params = [
+                [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+                for f in (a, b)
+            ]
+            assert params[0] == params[1], name
+            continue
+        assert described(a) == described(b), name
+        assert inspect.getdoc(a) == inspect.getdoc(b), f"{name}: docstrings differ"
+
+
+def test_the_clients_return_twin_feeds() -> None:
+    for name, (async_cls, sync_cls) in zip(("market_feed", "order_feed"), FEEDS, strict=True):
+        assert (
+            inspect.signature(getattr(AsyncNeoClient, name), eval_str=True).return_annotation
+            is async_cls
+        )
+        assert (
+            inspect.signature(getattr(NeoClient, name), eval_str=True).return_annotation is sync_cls
+        )
 
 
 # -- behaviour: both clients, one loopback server, the same calls -------------------------
