@@ -9,7 +9,11 @@ What it does, in order:
    session, and 1,000 coroutines call ``positions()`` at once;
 3. **threads**: one :class:`~aioneo.NeoClient` does the same with 64 threads;
 4. prints logins per expiry event (as the emulator counted them), calls that succeeded and
-   the time from the expiry until the last call returned.
+   the time from the expiry until the last call returned;
+5. **feed**: during the coroutine storm the client also streams the market feed; the
+   expiry closes it (1008), it waits for the storm's one login instead of making its own,
+   and comes back with the new session: the feed line counts the ticks before and after
+   the expiry and the time to the first fresh tick.
 
 Why loopback and not in-process: the thread half needs a real socket (``NeoClient`` is
 built on ``httpx.Client``, which cannot call an ASGI app in-process), and one emulator for
@@ -44,9 +48,12 @@ from collections.abc import Callable
 from typing import TextIO
 
 from ._async_client import AsyncNeoClient
+from ._core._feed_decode import Tick
+from ._core._feed_events import FeedEvent
 from ._core._session import SessionStats
 from ._credentials import Credentials
 from ._exceptions import NeoError
+from ._feeds_async import MarketFeed
 from ._shell import DEFAULT_MAX_CONNECTIONS
 from ._sync_client import NeoClient
 from .testing import KOTAK_LATENCY, Emulator, EmulatorConfig, EmulatorServer, StepClock
@@ -56,6 +63,7 @@ __all__ = [
     "DEMO_LATENCY",
     "DEMO_THREADS",
     "DemoResult",
+    "FeedResult",
     "StormResult",
     "run_demo",
     "start_server",
@@ -96,17 +104,52 @@ class StormResult:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class DemoResult:
-    async_storm: StormResult
-    thread_storm: StormResult
+class FeedResult:
+    """The market feed through the coroutine storm's expiry: ticks received with the old
+    session and with the new one, session epochs, and seconds from the expiry to the
+    first tick of the new connection (``None`` if none came)."""
+
+    ticks_before: int
+    ticks_after: int
+    epochs: tuple[int | None, int | None]
+    seconds_to_fresh: float | None
 
     @property
     def ok(self) -> bool:
-        """Exactly one login per expiry event, in both storms."""
-        return self.async_storm.logins == 1 and self.thread_storm.logins == 1
+        return self.ticks_before > 0 and self.ticks_after > 0
 
-    def as_dict(self) -> dict[str, dict[str, int | float]]:
-        return {"async": self.async_storm.as_dict(), "threads": self.thread_storm.as_dict()}
+    def as_dict(self) -> dict[str, int | float | None]:
+        return {
+            "ticks_before": self.ticks_before,
+            "ticks_after": self.ticks_after,
+            "epoch_before": self.epochs[0],
+            "epoch_after": self.epochs[1],
+            "seconds_to_fresh": (
+                None if self.seconds_to_fresh is None else round(self.seconds_to_fresh, 3)
+            ),
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DemoResult:
+    async_storm: StormResult
+    thread_storm: StormResult
+    feed: FeedResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Exactly one login per expiry event, in both storms; the feed came back."""
+        feed_ok = self.feed is None or self.feed.ok
+        return self.async_storm.logins == 1 and self.thread_storm.logins == 1 and feed_ok
+
+    def as_dict(self) -> dict[str, dict[str, int | float | None]]:
+        out: dict[str, dict[str, int | float | None]] = {
+            "async": dict(self.async_storm.as_dict()),
+            "threads": dict(self.thread_storm.as_dict()),
+        }
+        if self.feed is not None:
+            out["feed"] = self.feed.as_dict()
+        return out
 
 
 def start_server(emulator: Emulator) -> EmulatorServer:
@@ -159,41 +202,114 @@ def _say(out: TextIO | None, text: str) -> None:
         print(text, file=out, flush=True)
 
 
+#: Ticks the feed must show before the expiry, and after it, before the demo moves on.
+FEED_TICKS = 5
+FEED_INSTRUMENT = "nse_cm|11536"
+
+
 async def _async_storm(
     server: EmulatorServer,
     credentials: Credentials,
     clock: StepClock,
     callers: int,
     out: TextIO | None,
-) -> StormResult:
+) -> tuple[StormResult, FeedResult]:
     emulator = server.emulator
     async with AsyncNeoClient(
-        credentials, login_url=server.url, rate_limit=None, clock=clock
+        credentials,
+        login_url=server.url,
+        rate_limit=None,
+        clock=clock,
+        config_url=server.url + "/5config/config",
     ) as neo:
         info = await neo.login()
         await asyncio.gather(*(neo.positions() for _ in range(DEFAULT_MAX_CONNECTIONS)))
         _say(out, f"[async] logged in (epoch {info.epoch}), connections warm")
-        clock.next_step()
-        before = emulator.counters.login_attempts
-        emulator.expire_sessions()
-        _say(out, f"[async] session expired: {callers} coroutines call positions() at once")
-        progress = _Progress("async", callers, out)
+        async with neo.market_feed() as feed:
+            await feed.subscribe([FEED_INSTRUMENT], mode="quote")
+            watcher = _FeedWatch(info.epoch)
+            watch = asyncio.create_task(watcher.run(feed))
+            await asyncio.wait_for(watcher.streaming.wait(), 30)
+            _say(out, f"[async] market feed streaming {FEED_INSTRUMENT} (epoch {info.epoch})")
+            clock.next_step()
+            before = emulator.counters.login_attempts
+            watcher.expired_at = time.perf_counter()
+            emulator.expire_sessions()
+            _say(out, f"[async] session expired: {callers} coroutines call positions() at once")
+            progress = _Progress("async", callers, out)
 
-        async def call() -> bool:
+            async def call() -> bool:
+                try:
+                    await neo.positions()
+                    ok = True
+                except NeoError:
+                    ok = False
+                progress.tick()  # not when cancelled (Ctrl-C): that is not progress
+                return ok
+
+            started = time.perf_counter()
+            outcomes = await asyncio.gather(*(call() for _ in range(callers)))
+            seconds = time.perf_counter() - started
             try:
-                await neo.positions()
-                ok = True
-            except NeoError:
-                ok = False
-            progress.tick()  # not when cancelled (Ctrl-C): that is not progress
-            return ok
-
-        started = time.perf_counter()
-        outcomes = await asyncio.gather(*(call() for _ in range(callers)))
-        seconds = time.perf_counter() - started
-        logins = emulator.counters.login_attempts - before
+                await asyncio.wait_for(asyncio.shield(watch), 30)
+            except TimeoutError:
+                watch.cancel()
+            logins = emulator.counters.login_attempts - before
+        feed_result = watcher.result()
         _say(out, "[async] " + _stats_line(neo.stats))
-    return StormResult(callers, logins, sum(outcomes), seconds)
+    return StormResult(callers, logins, sum(outcomes), seconds), feed_result
+
+
+class _FeedWatch:
+    """Counts the feed's ticks by the session epoch of the connection they came on."""
+
+    def __init__(self, epoch: int) -> None:
+        self.old_epoch = epoch
+        self.epoch: int | None = None
+        self.before = self.after = 0
+        self.new_epoch: int | None = None
+        self.expired_at: float | None = None
+        self.fresh_at: float | None = None
+        self.streaming = asyncio.Event()
+
+    async def run(self, feed: MarketFeed) -> None:
+        async for item in feed:
+            if isinstance(item, FeedEvent):
+                if item.kind == "connected":
+                    self.epoch = item.epoch
+                continue
+            if not isinstance(item, Tick):
+                continue
+            if self.epoch == self.old_epoch:
+                self.before += 1
+                if self.before >= FEED_TICKS:
+                    self.streaming.set()
+                continue
+            if self.fresh_at is None:
+                self.fresh_at = time.perf_counter()
+                self.new_epoch = self.epoch
+            self.after += 1
+            if self.after >= FEED_TICKS:
+                return
+
+    def result(self) -> FeedResult:
+        fresh = None
+        if self.fresh_at is not None and self.expired_at is not None:
+            fresh = self.fresh_at - self.expired_at
+        return FeedResult(self.before, self.after, (self.old_epoch, self.new_epoch), fresh)
+
+
+def _feed_line(result: FeedResult, logins: int) -> str:
+    fresh = (
+        "no tick after the expiry"
+        if result.seconds_to_fresh is None
+        else f"first fresh tick {result.seconds_to_fresh:.2f} s after the expiry"
+    )
+    return (
+        f"market feed: {result.ticks_before} ticks before the expiry, {result.ticks_after} "
+        f"after it (epoch {result.epochs[0]} -> {result.epochs[1]}), {fresh}; the storm and "
+        f"the feed made {logins} login{'s' if logins != 1 else ''} together"
+    )
 
 
 def _thread_storm(
@@ -285,7 +401,10 @@ def run_demo(
     step_clock = clock if isinstance(clock, StepClock) else StepClock()
     # Eight-hour sessions: with Kotak's default (until 00:00 IST) a run just before
     # midnight would see a proactive refresh or a real expiry mid-storm.
-    config = EmulatorConfig(rate_limit=None, latency=DEMO_LATENCY, session_ttl=8 * 3600.0)
+    # tick_rate 10: the feed line needs a few ticks each side of the expiry.
+    config = EmulatorConfig(
+        rate_limit=None, latency=DEMO_LATENCY, session_ttl=8 * 3600.0, tick_rate=10.0
+    )
     emulator = Emulator(config, clock=step_clock)
     demo = emulator.credentials
     credentials = Credentials(
@@ -300,11 +419,11 @@ def run_demo(
             "  every other call 20 ms; clients: rate limiter off, max_connections="
             f"{DEFAULT_MAX_CONNECTIONS}",
         )
-        async_storm = asyncio.run(_async_storm(server, credentials, step_clock, callers, out))
+        async_storm, feed = asyncio.run(_async_storm(server, credentials, step_clock, callers, out))
         thread_storm = _thread_storm(server, credentials, step_clock, threads, out)
     finally:
         server.stop()
-    return DemoResult(async_storm, thread_storm)
+    return DemoResult(async_storm, thread_storm, feed)
 
 
 def main(*, callers: int, threads: int, as_json: bool) -> int:
@@ -327,6 +446,8 @@ def main(*, callers: int, threads: int, as_json: bool) -> int:
             f"calls beyond max_connections={DEFAULT_MAX_CONNECTIONS} queue inside the client,"
             " so the retries\ntake about callers/10 round trips of 20 ms after the login."
         )
+        if result.feed is not None:
+            print(_feed_line(result.feed, result.async_storm.logins))
         if not result.ok:
             print("FAILED: expected exactly one login per expiry event.")
     return 0 if result.ok else 1

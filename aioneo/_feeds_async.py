@@ -224,6 +224,9 @@ class FeedBase(Generic[T]):
             self._fail(exc)
         except (TypeError, ValueError) as exc:  # an unusable URL from the config service
             self._fail(FeedError(f"{self._kind}: {exc}", endpoint=self._kind))
+        except Exception as exc:  # a bug: never a silent death of the feed
+            logger.exception("%s reader failed", self._kind)
+            self._fail(FeedError(f"{self._kind} failed: {type(exc).__name__}", endpoint=self._kind))
 
     async def _connection(self, url: str, session: Session) -> Closed:
         """One connection from open to end; what the core says to do next."""

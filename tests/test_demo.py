@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +39,11 @@ def test_demo_json_one_login_per_storm_and_every_call_succeeds() -> None:
     lines = result.stdout.splitlines()
     assert len(lines) == 1  # exactly one JSON object, nothing else on stdout
     doc = json.loads(lines[0])
-    assert set(doc) == {"async", "threads"}
+    assert set(doc) == {"async", "threads", "feed"}
+    feed = doc["feed"]
+    assert feed["ticks_before"] >= 5
+    assert feed["ticks_after"] >= 5
+    assert feed["epoch_after"] > feed["epoch_before"]
     for key, callers in (("async", 1000), ("threads", 64)):
         storm = doc[key]
         assert set(storm) == {"callers", "logins", "succeeded", "seconds"}
@@ -60,6 +65,12 @@ def test_demo_table_and_progress_with_fewer_callers() -> None:
     ]
     # fan-out name, callers, logins per expiry event, calls succeeded, time
     assert [row[2:5] for row in table] == [["40", "1", "40/40"], ["8", "1", "8/8"]]
+    feed = [line for line in out.splitlines() if line.startswith("market feed:")]
+    assert len(feed) == 1
+    before = re.search(r"(\d+) ticks before the expiry, 5 after it \(epoch 1 -> 2\)", feed[0])
+    assert before is not None, feed[0]
+    assert int(before.group(1)) >= 5
+    assert "the storm and the feed made 1 login together" in feed[0]
 
 
 def test_demo_exits_1_when_an_expiry_event_cost_more_than_one_login(
