@@ -6,6 +6,7 @@
     python -m aioneo login                         log in (or reuse the kept session)
     python -m aioneo positions | orders | trades | holdings | limits | whatsmyip
     python -m aioneo quotes SYMBOL...              SYMBOL as seg|token (nse_cm|11536)
+    python -m aioneo watch INSTRUMENT... [--mode quote] [--json]   the live market feed
     python -m aioneo search TEXT [--segment nse_cm] instruments matching TEXT, best first
     python -m aioneo chain UNDERLYING [--expiry YYYY-MM-DD]   an option chain from the file
     python -m aioneo order-history ORDER_ID        every state of one order, newest first
@@ -528,6 +529,9 @@ def _parser() -> argparse.ArgumentParser:
         "symbols", nargs="+", metavar="SYMBOL", help="instrument as seg|token, e.g. nse_cm|11536"
     )
     commands.add_parser("whatsmyip", parents=[account], help="the IP address Kotak sees")
+    from ._cli_watch import add_watch_parser  # imports this module: not at the top
+
+    add_watch_parser(commands, account)
     scrip = argparse.ArgumentParser(add_help=False)
     scrip.add_argument(
         "--cache-dir",
@@ -608,6 +612,10 @@ def _check_input(args: argparse.Namespace) -> str | None:
             raise ValueError(f"{'TEXT' if command == 'search' else 'UNDERLYING'} must not be blank")
     elif command == "quotes":
         requests.quotes(list(args.symbols))
+    elif command == "watch":
+        from ._core._feed_subs import Subscriptions
+
+        Subscriptions().subscribe(list(args.symbols), mode=args.mode)
     elif command == "order-history":
         requests.order_history(args.order_id)
     elif command == "limits":
@@ -736,10 +744,18 @@ async def _run_account(
     args: argparse.Namespace, credentials: Credentials, session_file: Path | None
 ) -> object:
     store = FileSessionStore(session_file) if session_file is not None else None
+    from ._cli_watch import config_url_of, run_watch  # imports this module: not at the top
+
     async with AsyncNeoClient(
-        credentials, login_url=args.login_url, timeout=args.timeout, session_store=store
+        credentials,
+        login_url=args.login_url,
+        timeout=args.timeout,
+        session_store=store,
+        config_url=config_url_of(args),
     ) as neo:
         command: str = args.command
+        if command == "watch":
+            return await run_watch(neo, args)
         if command == "login":
             info = await neo.login()
             return _Login(info, adopted=neo.stats.adopted > 0)
@@ -830,6 +846,8 @@ def _not_found(args: argparse.Namespace, result: object) -> str | None:
 
 def _print_result(args: argparse.Namespace, result: Any, *, session_file: Path | None) -> None:
     command: str = args.command
+    if command == "watch":
+        return  # printed while it ran
     if command == "login":
         login: _Login = result
         info = login.info
