@@ -8,6 +8,7 @@ behaviour they show still holds, not merely that they did not crash.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ def run(*argv: str, timeout: float = 50) -> subprocess.CompletedProcess[str]:
 def test_every_example_is_covered() -> None:
     assert sorted(p.name for p in EXAMPLES.glob("*.py")) == [
         "async_bot.py",
+        "feed_bot.py",
         "relogin_storm.py",
         "test_my_bot.py",
         "threaded_legacy.py",
@@ -48,6 +50,21 @@ def test_async_bot() -> None:
     assert "session(s) expired in the middle of the run" in out
     assert "polls 40/40, portfolio checks 4/4, failures 0, logins 2 (relogins 1), orders 1" in out
     assert out.count("accepted (tag ") == 1
+    assert out.rstrip().endswith("self-check: ok")
+
+
+def test_feed_bot() -> None:
+    result = run(str(EXAMPLES / "feed_bot.py"), "--ticks", "20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "market feed: disconnected (1008)" in out
+    counts = re.search(r"ticks (\d+) \((\d+) after the expiry\)", out)
+    assert counts is not None, out
+    assert int(counts.group(1)) >= 20
+    assert int(counts.group(2)) >= 10
+    assert "portfolio calls 20/20, logins 2 (relogins 1)" in out
+    assert "orders 1, fills seen 1" in out
+    assert out.count("bought 1 ") == 1
     assert out.rstrip().endswith("self-check: ok")
 
 

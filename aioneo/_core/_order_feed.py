@@ -21,7 +21,9 @@ filled quantity, quantity, average price, price and trigger price; a field one s
 not carry (the feed omits some the book has) does not make two states differ. Comparing
 with the *last* state only (not every state ever delivered) keeps a genuine return to an
 earlier state (open, modified, open) from being taken for a repeat. The trade-off: the
-same state pushed twice in a row is delivered once, which loses no information.
+same state pushed twice in a row is delivered once, which loses no information. A state
+that is not final pushed after a final one was delivered is stale (the book read after a
+reconnect can be newer than the pushes still queued in the socket) and is dropped too.
 
 The first connect is not a gap: the shell calls :meth:`OrderLedger.baseline` with the book
 fetched then, so orders that were already in their state before the feed started are not
@@ -289,9 +291,21 @@ class OrderLedger:
 
     def accept(self, update: OrderUpdate) -> bool:
         """``True``: deliver ``update`` (now recorded); ``False``: it repeats the state last
-        delivered for that order (the server's re-push after a reconnect): drop it."""
+        delivered for that order (the server's re-push after a reconnect), or it is stale:
+        a state that is not final arriving after a final one was delivered (the book,
+        read after a reconnect, was newer than pushes still in the socket; an order that
+        is complete, rejected or cancelled does not change again): drop it."""
         state = _state(update)
         if self._delivered(update.order_id, state):
+            return False
+        last = self._last.get(update.order_id)
+        status = state[0]
+        if (
+            last is not None
+            and last[0] is not None
+            and last[0].is_terminal
+            and not (status is not None and status.is_terminal)
+        ):
             return False
         self._last[update.order_id] = state
         return True

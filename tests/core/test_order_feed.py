@@ -232,3 +232,15 @@ def test_a_field_one_side_lacks_does_not_make_states_differ() -> None:
     ledger = OrderLedger()
     assert ledger.accept(_pushed("A", "open"))  # the feed message carries no price
     assert ledger.reconcile([_order("A", "open")]) == []  # the book row does: same state
+
+
+def test_a_stale_push_after_a_final_state_is_dropped() -> None:
+    """The book read after a reconnect said complete; the order's earlier states, still
+    queued in the socket, arrive after it: each is dropped, so the fill is seen once."""
+    ledger = OrderLedger()
+    updates = ledger.reconcile([_order("E", "complete", 10)])
+    assert [u.status for u in updates] == [OrderStatus.COMPLETE]
+    for status, filled in (("put order req received", 0), ("open", 0), ("complete", 10)):
+        assert ledger.accept(_pushed("E", status, filled)) is False
+    assert ledger.accept(_pushed("F", "open")) is True
+    assert ledger.accept(_pushed("F", "cancelled")) is True  # a final state after an open one
