@@ -12,7 +12,8 @@ untagged blocks are not run):
   loopback :class:`~aioneo.testing.EmulatorServer`. The five ``AIONEO_*`` variables that
   ``Credentials.from_env()`` reads are set to the emulator's demo credentials, and in that
   subprocess only, the clients' default ``login_url`` (Kotak's host) is the emulator's URL,
-  so a quickstart runs as printed, with nothing added. A block that starts its own emulator
+  and their default ``config_url`` (Kotak's feed config service) the emulator's, so a
+  quickstart runs as printed, with nothing added. A block that starts its own emulator
   ignores both. It must exit 0.
 * **not run**: a block whose first line is ``# not run by tests/test_readme.py: <reason>``
   (the reason is required, and the test reports it as the skip reason). A block that
@@ -54,11 +55,14 @@ import os, runpy, sys
 import aioneo
 for client in (aioneo.AsyncNeoClient, aioneo.NeoClient):
     client.__init__.__kwdefaults__["login_url"] = os.environ["README_TEST_LOGIN_URL"]
+    client.__init__.__kwdefaults__["config_url"] = (
+        os.environ["README_TEST_LOGIN_URL"] + "/5config/config"
+    )
 runpy.run_path(sys.argv[1], run_name="__main__")
 """
 
 #: Method-table rows that must list every argument the method has (no ``...``).
-COMPLETE_ROWS = {"cancel_order", "order_history", "quotes"}
+COMPLETE_ROWS = {"cancel_order", "market_feed", "order_feed", "order_history", "quotes"}
 
 
 @dataclass(frozen=True)
