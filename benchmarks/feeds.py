@@ -1,9 +1,12 @@
-"""Feed benchmarks (issue 12). For now the decode rate; the end-to-end parts come later.
+"""Feed benchmarks (issue 12): the decode rate here, end to end in ``feeds_e2e.py``.
 
 ```bash
-python benchmarks/feeds.py             # 2 to 3 minutes on 2 cores: the figures
+python benchmarks/feeds.py             # 2 to 3 minutes on 2 cores: the decode figures
 python benchmarks/feeds.py --quick     # a few seconds: a smoke run
 python benchmarks/feeds.py --json      # the results as JSON on stdout as well
+python benchmarks/feeds.py --e2e       # then the end-to-end parts (benchmarks/feeds_e2e.py:
+                                       # throughput and CPU per tick vs the SDK's
+                                       # SFeedWebSocket, latency, slow consumer, recovery)
 ```
 
 **Decode rate**: the same binary frames (seeded, ``tests/core/feed_packets.py``, 20 packets
@@ -159,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, help="interleaved rounds, best kept (default 5)")
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    parser.add_argument("--e2e", action="store_true", help="then run benchmarks/feeds_e2e.py")
     args = parser.parse_args(argv)
     packets = args.packets or (10_000 if args.quick else 100_000)
     repeat = args.repeat or (1 if args.quick else 5)
@@ -205,6 +209,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         document: dict[str, Any] = {"packets": packets, "repeat": repeat, "rates": results}
         print(json.dumps(document, indent=2))
+    if args.e2e:
+        from benchmarks import feeds_e2e
+
+        print("\nEnd to end (benchmarks/feeds_e2e.py):", flush=True)
+        e2e_argv = [*(["--quick"] if args.quick else []), *(["--json"] if args.json else [])]
+        missed |= feeds_e2e.main(e2e_argv) != 0
     return 1 if missed else 0
 
 
