@@ -337,7 +337,7 @@ async def latency(child: Child, client: str, samples: int) -> dict[str, float]:
 # ----------------------------------------------------------------------- 3. slow consumer
 
 
-def slow_child(client: str, url_info: str, seconds: float) -> None:
+def slow_child(client: str, url_info: str, seconds: float, capacity: int | None = None) -> None:
     """In a fresh process: measure the feed rate, then consume 10x slower; print RSS."""
     info = json.loads(url_info)
 
@@ -346,15 +346,16 @@ def slow_child(client: str, url_info: str, seconds: float) -> None:
 
     child: Any = _C()
     child.info, child.url = info, info["url"]
-    asyncio.run(_slow(child, client, seconds))
+    asyncio.run(_slow(child, client, seconds, capacity))
 
 
-async def _slow(child: Any, client: str, seconds: float) -> None:
+async def _slow(child: Any, client: str, seconds: float, capacity: int | None) -> None:
     tokens = SLOW_INSTRUMENTS
     if client == "aioneo":
         from aioneo import Tick
 
-        async with aioneo_client(child) as neo, neo.market_feed() as feed:
+        options = {} if capacity is None else {"capacity": capacity}
+        async with aioneo_client(child) as neo, neo.market_feed(**options) as feed:
             await feed.subscribe([f"nse_cm|{t}" for t in tokens], mode="quote")
             items = _aiter_ticks(feed, lambda i: isinstance(i, Tick))
             result = await _slow_loop(items, seconds)
@@ -404,9 +405,20 @@ async def _slow_loop(items: Any, seconds: float) -> dict[str, float]:
     }
 
 
-def slow(child: Child, client: str, seconds: float) -> dict[str, float]:
+def slow(
+    child: Child, client: str, seconds: float, capacity: int | None = None
+) -> dict[str, float]:
+    extra = [] if capacity is None else ["--capacity", str(capacity)]
     out = subprocess.run(
-        [sys.executable, __file__, "--slow-client", client, json.dumps(child.info), str(seconds)],
+        [
+            sys.executable,
+            __file__,
+            "--slow-client",
+            client,
+            json.dumps(child.info),
+            str(seconds),
+            *extra,
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 120,
@@ -496,12 +508,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", default="throughput,latency,slow,recovery")
     parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--slow-client", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--capacity",
+        type=int,
+        default=None,
+        help="the slow part's aioneo buffer capacity (default: the feed's default, 10,000)",
+    )
     args = parser.parse_args(argv)
     if args.serve:
         serve(float(args.serve[0]), args.serve[1])
         return 0
     if args.slow_client:
-        slow_child(args.slow_client[0], args.slow_client[1], float(args.slow_client[2]))
+        slow_child(
+            args.slow_client[0], args.slow_client[1], float(args.slow_client[2]), args.capacity
+        )
         return 0
     if args.quick:
         args.packets, args.samples, args.slow_seconds = 20_000, 100, 5.0
@@ -541,8 +561,18 @@ def main(argv: list[str] | None = None) -> int:
         )
     if "slow" in parts:
         with Child(tick_rate=200.0) as child:
-            sa = slow(child, "aioneo", args.slow_seconds)
-            ss = slow(child, "sdk", args.slow_seconds)
+            sa = slow(child, "aioneo", args.slow_seconds, args.capacity)
+            ss = slow(child, "sdk", args.slow_seconds) if args.capacity is None else None
+        if ss is None:  # a capacity run: aioneo only
+            print(
+                f"slow consumer ({args.slow_seconds:g} s, capacity {args.capacity:,}): aioneo "
+                f"RSS +{sa['rss_growth_mib']:.1f} MiB (conflated {sa['conflated']:,.0f}, "
+                f"buffer high water {sa['buffer_high_water']:,.0f})",
+                flush=True,
+            )
+            results["slow_consumer"] = {"aioneo": sa, "capacity": args.capacity}
+            ss = {}
+    if "slow" in parts and ss:
         met = sa["rss_growth_mib"] <= 10.0
         ok &= met
         results["slow_consumer"] = {"aioneo": sa, "sdk": ss}
