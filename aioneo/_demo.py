@@ -39,6 +39,7 @@ and ``python -m aioneo`` prints one line (``interrupted``) and exits with status
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import sys
@@ -52,7 +53,7 @@ from ._core._feed_decode import Tick
 from ._core._feed_events import FeedEvent
 from ._core._session import SessionStats
 from ._credentials import Credentials
-from ._exceptions import NeoError
+from ._exceptions import FeedClosedError, NeoError
 from ._feeds_async import MarketFeed
 from ._shell import DEFAULT_MAX_CONNECTIONS
 from ._sync_client import NeoClient
@@ -229,32 +230,36 @@ async def _async_storm(
             await feed.subscribe([FEED_INSTRUMENT], mode="quote")
             watcher = _FeedWatch(info.epoch)
             watch = asyncio.create_task(watcher.run(feed))
-            await asyncio.wait_for(watcher.streaming.wait(), 30)
-            _say(out, f"[async] market feed streaming {FEED_INSTRUMENT} (epoch {info.epoch})")
-            clock.next_step()
-            before = emulator.counters.login_attempts
-            watcher.expired_at = time.perf_counter()
-            emulator.expire_sessions()
-            _say(out, f"[async] session expired: {callers} coroutines call positions() at once")
-            progress = _Progress("async", callers, out)
-
-            async def call() -> bool:
-                try:
-                    await neo.positions()
-                    ok = True
-                except NeoError:
-                    ok = False
-                progress.tick()  # not when cancelled (Ctrl-C): that is not progress
-                return ok
-
-            started = time.perf_counter()
-            outcomes = await asyncio.gather(*(call() for _ in range(callers)))
-            seconds = time.perf_counter() - started
             try:
-                await asyncio.wait_for(asyncio.shield(watch), 30)
-            except TimeoutError:
+                await asyncio.wait_for(watcher.streaming.wait(), 30)
+                _say(out, f"[async] market feed streaming {FEED_INSTRUMENT} (epoch {info.epoch})")
+                clock.next_step()
+                before = emulator.counters.login_attempts
+                watcher.expired_at = time.perf_counter()
+                emulator.expire_sessions()
+                _say(out, f"[async] session expired: {callers} coroutines call positions() at once")
+                progress = _Progress("async", callers, out)
+
+                async def call() -> bool:
+                    try:
+                        await neo.positions()
+                        ok = True
+                    except NeoError:
+                        ok = False
+                    progress.tick()  # not when cancelled (Ctrl-C): that is not progress
+                    return ok
+
+                started = time.perf_counter()
+                outcomes = await asyncio.gather(*(call() for _ in range(callers)))
+                seconds = time.perf_counter() - started
+                try:
+                    await asyncio.wait_for(asyncio.shield(watch), 30)
+                except TimeoutError:
+                    watch.cancel()
+                logins = emulator.counters.login_attempts - before
+            finally:  # Ctrl-C included: the watcher never outlives the feed
                 watch.cancel()
-            logins = emulator.counters.login_attempts - before
+                await asyncio.gather(watch, return_exceptions=True)
         feed_result = watcher.result()
         _say(out, "[async] " + _stats_line(neo.stats))
     return StormResult(callers, logins, sum(outcomes), seconds), feed_result
@@ -273,6 +278,10 @@ class _FeedWatch:
         self.streaming = asyncio.Event()
 
     async def run(self, feed: MarketFeed) -> None:
+        with contextlib.suppress(FeedClosedError):  # closed under us: Ctrl-C, an error
+            await self._count(feed)
+
+    async def _count(self, feed: MarketFeed) -> None:
         async for item in feed:
             if isinstance(item, FeedEvent):
                 if item.kind == "connected":
