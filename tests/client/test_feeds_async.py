@@ -30,6 +30,7 @@ from aioneo import (
     OrderFeed,
     OrderStatus,
     OrderUpdate,
+    ReloginLoopError,
     SubscriptionError,
     Tick,
     index_instrument,
@@ -635,3 +636,18 @@ async def test_cancelling_the_task_that_owns_the_feed(neo: AsyncNeoClient) -> No
     with pytest.raises(asyncio.CancelledError):
         await task
     assert aioneo_tasks() == []
+
+
+async def test_the_relogin_breaker_reaches_the_iterator(
+    make_client: Callable[..., AsyncNeoClient], emulator: Emulator
+) -> None:
+    """A feed refused again and again (another program keeps ending the session) asks for
+    logins; past ``max_relogins`` the breaker's error comes out of the iterator."""
+    async with make_client(max_relogins=2) as neo:
+        await neo.login()
+        emulator.feeds.refuse_auth("market")  # every auth, until allowed
+        async with neo.market_feed() as feed:
+            with pytest.raises(ReloginLoopError):
+                await until(feed, lambda item: False)
+            assert feed.stats.auth_refusals == 3
+        assert neo.stats.relogins == 2

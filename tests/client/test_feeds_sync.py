@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from aioneo import (
+    FatalLoginError,
     FeedClosedError,
     FeedError,
     FeedEvent,
@@ -309,3 +310,13 @@ def test_closing_the_client_closes_its_feeds(
     with pytest.raises(FeedClosedError):
         next(updates)
     assert feed_threads() == []
+
+
+def test_a_fatal_login_error_reaches_the_iterator(neo: NeoClient, emulator: Emulator) -> None:
+    with neo.market_feed() as feed:
+        until(feed, event("connected"))
+        neo.set_credentials(credentials_of(emulator, mpin="000000"))
+        emulator.expire_sessions()
+        with pytest.raises(FatalLoginError):
+            until(feed, lambda item: False)
+    assert neo.stats.login_failures == 1
