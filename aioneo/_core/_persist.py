@@ -86,6 +86,10 @@ class StoredSession:
     data_center: str | None = None
     ucc: str | None = None
     totp_step: int | None = None
+    #: The feed URLs validate named (``feedUrl``, ``rtUrl``), so an adopted session's feeds
+    #: connect where the login's would; absent in records written before they were kept.
+    feed_url: str | None = None
+    rt_url: str | None = None
 
     def expired(self, now: float, *, margin: float = 0.0) -> bool:
         return self.expires_at is not None and now >= self.expires_at - margin
@@ -105,6 +109,8 @@ def encode(stored: StoredSession) -> dict[str, Any]:
         "data_center": stored.data_center,
         "ucc": stored.ucc,
         "totp_step": stored.totp_step,
+        "feed_url": stored.feed_url,
+        "rt_url": stored.rt_url,
     }
 
 
@@ -159,6 +165,8 @@ def decode(payload: object, *, where: str) -> StoredSession:
         data_center=_field(payload, "data_center", optional_text, where),
         ucc=_field(payload, "ucc", optional_text, where),
         totp_step=totp_step,
+        feed_url=_field(payload, "feed_url", optional_text, where),
+        rt_url=_field(payload, "rt_url", optional_text, where),
     )
 
 
@@ -198,6 +206,8 @@ def session_of(stored: StoredSession, *, epoch: int) -> Session:
         stored.generation,
         stored.issued_at,
         adopted=True,
+        feed_url=stored.feed_url,
+        rt_url=stored.rt_url,
     )
 
 
@@ -214,6 +224,8 @@ def record_of(session: Session, *, account: str, totp_step: int | None) -> Store
         data_center=session.data_center,
         ucc=session.ucc,
         totp_step=totp_step,
+        feed_url=session.feed_url,
+        rt_url=session.rt_url,
     )
 
 

@@ -27,6 +27,7 @@ from aioneo import (
     IndexTick,
     MarketFeed,
     MarketStatus,
+    MemorySessionStore,
     OrderFeed,
     OrderStatus,
     OrderUpdate,
@@ -651,3 +652,20 @@ async def test_the_relogin_breaker_reaches_the_iterator(
                 await until(feed, lambda item: False)
             assert feed.stats.auth_refusals == 3
         assert neo.stats.relogins == 2
+
+
+async def test_an_adopted_session_keeps_the_feed_urls_validate_named(
+    make_client: Callable[..., AsyncNeoClient], emulator: Emulator
+) -> None:
+    """Validate's ``feedUrl`` / ``rtUrl`` travel with the session through a shared store:
+    a client that adopts it (no login of its own) finds the feeds without a config service."""
+    emulator.configure(advertise_feeds="validate")
+    store = MemorySessionStore()
+    async with make_client(session_store=store, config_url=None) as first:
+        await first.login()
+    async with make_client(session_store=store, config_url=None) as second:
+        async with second.market_feed() as feed, second.order_feed() as updates:
+            await until(feed, event("connected"))
+            await until(updates, event("connected"))
+        assert second.stats.adopted == 1
+        assert second.stats.logins == 0

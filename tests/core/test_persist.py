@@ -44,6 +44,10 @@ def stored(**changes: object) -> StoredSession:
 def test_round_trip_and_repr_hides_secrets() -> None:
     record = stored()
     assert decode(encode(record), where="w") == record
+    with_feeds = stored(feed_url="wss://f.example/apifeed", rt_url="wss://r.example/realtime")
+    assert decode(encode(with_feeds), where="w") == with_feeds
+    older = {k: v for k, v in encode(record).items() if k not in ("feed_url", "rt_url")}
+    assert decode(older, where="w") == record  # a record written before they were kept
     assert TOKEN not in repr(record)
     assert SID not in repr(record)
 
