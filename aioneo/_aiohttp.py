@@ -38,7 +38,9 @@ The trade-offs: each response is read whole before ``handle_async_request`` retu
 answers are small JSON documents, and aioneo reads every body anyway), so streaming a
 large body is not supported. Cookies are left to ``httpx.AsyncClient`` (aiohttp's jar is
 off) and so is decompression (aiohttp's is off, httpx decodes ``Content-Encoding``).
-Certificates are checked against certifi's bundle, as httpx does. Proxies and HTTP/2 are
+aiohttp's own silent resend of an idempotent request after a disconnect is turned off
+(each request is sent once: aioneo decides retries). Certificates are checked against
+certifi's bundle, as httpx does. Proxies and HTTP/2 are
 not supported (aiohttp reads no proxy variables here: ``trust_env`` is off).
 """
 
@@ -198,6 +200,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 trace_configs=[_trace_config()],
                 timeout=aiohttp.ClientTimeout(total=None),
             )
+            # aiohttp resends a GET (any idempotent method) once, silently, when the server
+            # disconnects or resets; httpcore never does. aioneo decides every retry itself
+            # (and counts them), so the transport must send each request exactly once.
+            if hasattr(self._session, "_retry_connection"):
+                self._session._retry_connection = False
             self._slots = asyncio.Semaphore(self._max_connections)
             self._loop = loop
         return self._session, self._slots
