@@ -741,7 +741,7 @@ class AsyncNeoClient:
             extensions={"timeout": self._timeout_ext},
         )
         try:
-            response = await http.send(request)
+            response = await self._transports.send(http, request, login=True)
         except httpx.TransportError as exc:
             raise login_failure(
                 step,
@@ -998,7 +998,7 @@ class AsyncNeoClient:
         if self._closed:
             raise ClientClosedError("the client was closed before the call was sent")
         try:
-            return await http.send(request)
+            return await self._transports.send(http, request, login=False)
         except httpx.TransportError as exc:
             if self._closed:  # an order that may have been sent: outcome unknown
                 raise closed_during(spec, failure_of(exc)) from exc
