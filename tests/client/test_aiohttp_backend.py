@@ -44,6 +44,8 @@ class Server:
         self.connections = 0
         self.requests = 0
         self.held = 0
+        self.heads: list[bytes] = []
+        self.bodies: list[bytes] = []
         self._changed = asyncio.Condition()
         self.server: asyncio.Server | None = None
 
@@ -69,8 +71,8 @@ class Server:
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                self.heads.append(head)
+                self.bodies.append(await reader.readexactly(length) if length else b"")
                 self.requests += 1
                 path = head.split(b" ", 2)[1]
                 if path == b"/drop":
@@ -144,6 +146,27 @@ async def test_an_answer_comes_back_whole(server: Server) -> None:
     assert response.status_code == 200
     assert response.json() == {"ok": 1}
     assert response.headers["content-type"] == "application/json"
+
+
+async def test_the_bytes_on_the_wire_are_httpx_transports_bytes(server: Server) -> None:
+    """aiohttp adds no header of its own (aioneo renders them all) and drops none."""
+    headers = {
+        "User-Agent": "aioneo/test",
+        "Accept": "application/json",
+        "Accept-Encoding": "gzip, deflate",
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Auth": "token",
+        "neo-fin-key": "neotradeapi",
+    }
+    for pool in (httpx.AsyncHTTPTransport(), transport()):
+        sent = request(server.url + "/ok?sId=x%2By", content=b"jData=%7B%7D")
+        sent.headers.update(headers)
+        response = await pool.handle_async_request(sent)
+        await response.aread()
+        await pool.aclose()
+    httpx_head, aiohttp_head = server.heads
+    assert httpx_head == aiohttp_head
+    assert server.bodies == [b"jData=%7B%7D"] * 2
 
 
 async def test_connection_refused_is_not_sent() -> None:
