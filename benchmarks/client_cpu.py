@@ -178,6 +178,9 @@ class ServerProcess:
         if not line:
             raise RuntimeError("the server process did not start")
         self.info: dict[str, Any] = json.loads(line)
+        if "credentials" not in self.info:  # _serve.py names the five fields at the top
+            fields = ("consumer_key", "mobile_number", "ucc", "mpin", "totp_secret")
+            self.info["credentials"] = {k: self.info[k] for k in fields}
 
     def stop(self) -> None:
         self.proc.terminate()

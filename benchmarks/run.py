@@ -352,21 +352,26 @@ def check_targets(
                 f"{c:.2f} s vs {a:.2f} s = {c / a:.2f} x",
             )
 
-    # Issue 15: on equal footing (one connection per thread, as the SDK has: the "-wide"
-    # row), CPU per request is the client's cost; requests/s at 20 ms compared NeoClient's
-    # 10 connections with the SDK's 64. Run with --latency 0 for the figure of record.
-    sync64 = find(rows, "aioneo-sync-wide", 64) or find(rows, "aioneo-sync", 64)
-    sdk64 = find(rows, "sdk", 64)
+    # Issue 15: CPU per request is the client's cost, at zero latency for the figure of
+    # record (run with --latency 0); requests/s at 20 ms compared NeoClient's 10
+    # connections with the SDK's (up to 100 through RoutingTransport). The target is read
+    # on the default NeoClient (as the issue's own figure was); the "-wide" row, one
+    # connection per thread as the SDK has at 64 threads, is shown beside it.
+    sync64, wide64, sdk64 = (find(rows, c, 64) for c in ("aioneo-sync", "aioneo-sync-wide", "sdk"))
     name = "NeoClient at 64 threads <= 0.75 x the official SDK's CPU per request"
     if sync64 is None or sdk64 is None:
         add(name, None, "not run")
     else:
         a, b = sync64["steady"]["cpu_per_1k"], sdk64["steady"]["cpu_per_1k"]
+        wide = ""
+        if wide64 is not None:
+            w = wide64["steady"]["cpu_per_1k"]
+            wide = f"; with max_connections=64: {w:.2f} s = {w / b:.2f} x"
         add(
             name,
             a <= 0.75 * b,
             f"NeoClient {a:.2f} s vs SDK {b:.2f} s per 1,000 requests = {a / b:.2f} x "
-            f"(requests/s {sync64['steady']['rps']:.0f} vs {sdk64['steady']['rps']:.0f})",
+            f"(requests/s {sync64['steady']['rps']:.0f} vs {sdk64['steady']['rps']:.0f}){wide}",
         )
 
     co1000, th256 = find(rows, "aioneo-async", 1000), find(rows, "aioneo-sync", 256)
@@ -476,7 +481,13 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"| {LABELS[row['client']]} | {row['n']} | {phase} | {e['count']} "
                 f"| {e['type']} | {example} |"
             )
-    lines += ["", "## Targets (issues 6 and 15)", "", "| target | status | measured |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Targets (issues 6 and 15)",
+        "",
+        "| target | status | measured |",
+        "|---|---|---|",
+    ]
     for target in doc["targets"]:
         lines.append(f"| {target['target']} | {target['status']} | {target['detail']} |")
     lines.append("")
