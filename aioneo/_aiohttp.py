@@ -80,7 +80,7 @@ class _Phase(enum.Enum):
 
 
 class _Progress:
-    """One request's phase, moved on by aiohttp's tracing signals, and its deadline."""
+    """One request's phase, moved on by :class:`_Request`, and its deadline."""
 
     __slots__ = ("deadline", "phase", "write")
 
@@ -135,14 +135,14 @@ def _timeout_error(phase: _Phase, request: httpx.Request) -> httpx.TimeoutExcept
 def map_failure(exc: BaseException, phase: _Phase, request: httpx.Request) -> httpx.TransportError:
     """The httpx exception for aiohttp's ``exc``, raised in ``phase``.
 
-    The phase decides whether anything may have been sent; the type only refines the
-    message class. A connector error (refused, DNS, TLS handshake) can only happen before
-    a connection is held; anything after that is at best "unknown".
+    The phase alone decides whether anything may have been sent; the type only picks the
+    class within it. A connector error (refused, DNS, TLS handshake) happens while
+    connecting; anything once a connection is held is at best "unknown".
     """
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         return _timeout_error(phase, request)
-    if phase in (_Phase.POOL, _Phase.CONNECT) or isinstance(exc, aiohttp.ClientConnectorError):
+    if phase in (_Phase.POOL, _Phase.CONNECT):
         return httpx.ConnectError(text, request=request)
     if phase is _Phase.WRITE:
         return httpx.WriteError(text, request=request)

@@ -259,8 +259,9 @@ class _FloorProtocol(asyncio.Protocol):
         end = self.buffer.find(b"\r\n\r\n")
         if end < 0:
             return
-        at = self.buffer.find(b"Content-Length: ", 0, end)
-        length = int(self.buffer[at + 16 : self.buffer.find(b"\r\n", at)])
+        head = self.buffer[: end + 2].lower()  # uvicorn writes "content-length"
+        at = head.find(b"content-length:")
+        length = int(head[at + 15 : head.find(b"\r\n", at)])
         if len(self.buffer) < end + 4 + length:
             return
         body = self.buffer[end + 4 : end + 4 + length]
