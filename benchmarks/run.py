@@ -1,7 +1,8 @@
 """Coroutine vs thread fan-out against the loopback emulator: ``python benchmarks/run.py``.
 
-Measures, for N coroutines (``AsyncNeoClient``) and N threads (``NeoClient``), next to the
-baselines (bare httpx with no auth logic, the naive client, the seed design, the official
+Measures, for N coroutines (``AsyncNeoClient``, on each HTTP backend: ``aioneo-async`` and
+``aioneo-async-aiohttp``, the latter left out when aiohttp is not installed) and N threads
+(``NeoClient``), next to the baselines (bare httpx with no auth logic, the naive client, the seed design, the official
 SDK ``kotakneoapi``):
 
 * relogin storm: the emulator expires the session, N callers call ``positions()`` at once:
@@ -591,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen = tuple(args.clients.split(","))
     else:
         chosen = tuple(c for c in LABELS if not (args.quick and c in FULL_ONLY))
+        if importlib.util.find_spec("aiohttp") is None:  # the optional backend's row
+            log("aiohttp is not installed: the aioneo-async-aiohttp rows are left out")
+            chosen = tuple(c for c in chosen if c != "aioneo-async-aiohttp")
     unknown = set(chosen) - set(LABELS)
     if unknown:
         log(f"error: unknown client(s) {sorted(unknown)}: choose from {', '.join(LABELS)}")
