@@ -2,8 +2,8 @@
 
 Measures, for N coroutines (``AsyncNeoClient``, on each HTTP backend: ``aioneo-async`` and
 ``aioneo-async-aiohttp``, the latter left out when aiohttp is not installed) and N threads
-(``NeoClient``), next to the baselines (bare httpx with no auth logic, the naive client, the seed design, the official
-SDK ``kotakneoapi``):
+(``NeoClient``), next to the baselines (bare httpx with no auth logic, the naive client, the
+seed design, the official SDK ``kotakneoapi``):
 
 * relogin storm: the emulator expires the session, N callers call ``positions()`` at once:
   logins per expiry event, calls that succeeded, time until all N are done against the
