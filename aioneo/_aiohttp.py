@@ -1,10 +1,11 @@
 """``http_backend="aiohttp"``: an httpx transport of aioneo's own over an aiohttp session.
 
 Why: httpx's own transport (httpcore over anyio) costs most of ``AsyncNeoClient``'s CPU per
-request; aiohttp's HTTP/1.1 client does the same work for about half at one caller and a
-fifth at a thousand (``benchmarks/client_cpu.py``). The client above it is unchanged:
-``httpx.AsyncClient`` still builds every request and response, so everything aioneo
-decides (relogin, replays, order outcomes) reads the same httpx types and exceptions.
+request; with this transport (and the lean path of ``aioneo/_backends.py``) the client
+costs about a third of that at one caller and a fifth at a thousand
+(``benchmarks/client_cpu.py``). The client above it is unchanged: requests and responses
+are still httpx's ``Request`` and ``Response``, so everything aioneo decides (relogin,
+replays, order outcomes) reads the same httpx types and exceptions.
 
 What this transport guarantees, and how:
 

@@ -395,7 +395,7 @@ class AsyncNeoClient:
 
     ``http_backend`` picks the HTTP stack under httpx: ``"httpx"`` (the default: httpcore's
     own transport) or ``"aiohttp"`` (``pip install 'aioneo[aiohttp]'``: aioneo's transport
-    over aiohttp, about half the CPU per request at one caller and a fifth at a thousand).
+    over aiohttp, about a third of the CPU per request at one caller and a fifth at a thousand).
     Both keep the same promises: a failure before the request could be written is "not
     sent", any later one leaves an order's outcome unknown; ``timeout``, ``max_connections``
     and the separate login pool are honoured alike; see ``aioneo/_aiohttp.py``. With
