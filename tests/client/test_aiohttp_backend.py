@@ -14,6 +14,7 @@ import contextlib
 import gc
 import socket
 import struct
+import sys
 import warnings
 from collections.abc import AsyncIterator, Iterator
 
@@ -175,6 +176,29 @@ async def test_connection_refused_is_not_sent() -> None:
     assert failure_of(error) is Failure.CONNECT
     assert not failure_of(error).sent
     assert "refused" in str(error).lower() or "connect" in str(error).lower()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux drops the SYN")
+async def test_a_connect_timeout_is_not_sent() -> None:
+    # A listener that never accepts, its accept queue full: Linux drops further SYNs, so
+    # the next connect hangs until the connect timeout.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(4)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    filler.connect(("127.0.0.1", port))
+            error = await failure(f"http://127.0.0.1:{port}/ok", all=5.0, connect=0.3)
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert isinstance(error, httpx.ConnectTimeout)
+    assert failure_of(error) is Failure.CONNECT_TIMEOUT
+    assert not failure_of(error).sent
 
 
 async def test_server_disconnected_after_the_request_is_unknown(server: Server) -> None:
