@@ -60,6 +60,7 @@ import httpx
 
 from . import _models as models
 from ._core import _requests as requests
+from ._core._backend import check_http_backend
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
 from ._core._missing import (
@@ -613,6 +614,9 @@ class NeoClient:
     open a breaker: further automatic logins raise :class:`~aioneo.ReloginLoopError` until
     the oldest leaves the window (another program logging in with the same account keeps
     ending this session; see the error). ``None`` turns the breaker off.
+
+    ``http_backend`` is spelled as ``AsyncNeoClient``'s, but only ``"httpx"`` is allowed:
+    aiohttp has no synchronous client.
     """
 
     def __init__(
@@ -632,6 +636,7 @@ class NeoClient:
         refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
         max_relogins: int | None = DEFAULT_MAX_RELOGINS,
         relogin_window: float = DEFAULT_RELOGIN_WINDOW,
+        http_backend: str = "httpx",
     ) -> None:
         self._login_url = check_client_options(
             credentials,
@@ -642,6 +647,8 @@ class NeoClient:
             transport=transport,
             sync=True,
         )
+        # Spelled as AsyncNeoClient's; aiohttp has no synchronous client: "httpx" only.
+        check_http_backend(http_backend, transport=transport, sync=True)
         self._credentials = credentials
         self._timeout = timeout
         # Sent as each request's timeout extension: connect, write and read are bounded;
