@@ -60,6 +60,7 @@ import httpx
 
 from . import _models as models
 from ._core import _requests as requests
+from ._core._backend import check_http_backend
 from ._core._breaker import DEFAULT_MAX_RELOGINS, DEFAULT_RELOGIN_WINDOW
 from ._core._classify import LoginOutcome, Outcome, classify, classify_login
 from ._core._feed_buffer import DEFAULT_CAPACITY
@@ -620,6 +621,9 @@ class NeoClient:
     the oldest leaves the window (another program logging in with the same account keeps
     ending this session; see the error). ``None`` turns the breaker off.
 
+    ``http_backend`` is spelled as ``AsyncNeoClient``'s, but only ``"httpx"`` is allowed:
+    aiohttp has no synchronous client.
+
     ``config_url`` is the service the live feeds ask where they are (Kotak's by default;
     an emulator serves ``/5config/config``); ``None`` skips it (validate's ``feedUrl`` /
     ``rtUrl``, then the documented defaults, are used). See :meth:`market_feed`.
@@ -642,6 +646,7 @@ class NeoClient:
         refresh_ahead: float | None = DEFAULT_REFRESH_AHEAD,
         max_relogins: int | None = DEFAULT_MAX_RELOGINS,
         relogin_window: float = DEFAULT_RELOGIN_WINDOW,
+        http_backend: str = "httpx",
         config_url: str | None = CONFIG_URL,
     ) -> None:
         self._login_url = check_client_options(
@@ -653,6 +658,8 @@ class NeoClient:
             transport=transport,
             sync=True,
         )
+        # Spelled as AsyncNeoClient's; aiohttp has no synchronous client: "httpx" only.
+        check_http_backend(http_backend, transport=transport, sync=True)
         self._credentials = credentials
         self._timeout = timeout
         # Sent as each request's timeout extension: connect, write and read are bounded;

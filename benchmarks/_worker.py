@@ -45,11 +45,12 @@ from aioneo._core._render import render
 from aioneo.testing import StepClock
 
 STEP = 30
-COROUTINE_CLIENTS = ("aioneo-async", "httpx-async")
+COROUTINE_CLIENTS = ("aioneo-async", "aioneo-async-aiohttp", "httpx-async")
 THREAD_CLIENTS = ("aioneo-sync", "aioneo-sync-wide", "httpx-sync", "seed", "naive", "sdk")
 #: Connections on the wire per client: aioneo's default, the baselines' and httpx's default.
 WIRE_CONNECTIONS = {
     "aioneo-async": 10,
+    "aioneo-async-aiohttp": 10,
     "aioneo-sync": 10,
     "aioneo-sync-wide": 0,  # max_connections=N
     "httpx-async": 100,
@@ -243,7 +244,10 @@ async def run_async(spec: dict[str, Any]) -> dict[str, Any]:
     clock = StepClock(steps_ahead=spec["step"])
     control = Control(spec["url"], spec["emulator_pid"])
     creds = credentials_of(spec)
-    neo = AsyncNeoClient(creds, login_url=spec["url"], rate_limit=None, clock=clock)
+    backend = "aiohttp" if name == "aioneo-async-aiohttp" else "httpx"
+    neo = AsyncNeoClient(
+        creds, login_url=spec["url"], rate_limit=None, clock=clock, http_backend=backend
+    )
     bare: httpx.AsyncClient | None = None
     target: dict[str, Any] = {}
     async with neo:

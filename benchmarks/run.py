@@ -1,8 +1,9 @@
 """Coroutine vs thread fan-out against the loopback emulator: ``python benchmarks/run.py``.
 
-Measures, for N coroutines (``AsyncNeoClient``) and N threads (``NeoClient``), next to the
-baselines (bare httpx with no auth logic, the naive client, the seed design, the official
-SDK ``kotakneoapi``):
+Measures, for N coroutines (``AsyncNeoClient``, on each HTTP backend: ``aioneo-async`` and
+``aioneo-async-aiohttp``, the latter left out when aiohttp is not installed) and N threads
+(``NeoClient``), next to the baselines (bare httpx with no auth logic, the naive client, the
+seed design, the official SDK ``kotakneoapi``):
 
 * relogin storm: the emulator expires the session, N callers call ``positions()`` at once:
   logins per expiry event, calls that succeeded, time until all N are done against the
@@ -48,13 +49,14 @@ ROOT = HERE.parent
 if importlib.util.find_spec("aioneo") is None:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(ROOT))
 
-COROUTINE_CLIENTS = ("aioneo-async", "httpx-async")
+COROUTINE_CLIENTS = ("aioneo-async", "aioneo-async-aiohttp", "httpx-async")
 THREAD_CLIENTS = ("aioneo-sync", "aioneo-sync-wide", "httpx-sync", "seed", "naive", "sdk")
-AIONEO_CLIENTS = ("aioneo-async", "aioneo-sync", "aioneo-sync-wide")
+AIONEO_CLIENTS = ("aioneo-async", "aioneo-async-aiohttp", "aioneo-sync", "aioneo-sync-wide")
 #: Left out of --quick unless named with --clients.
 FULL_ONLY = ("aioneo-sync-wide",)
 LABELS = {
     "aioneo-async": "aioneo AsyncNeoClient",
+    "aioneo-async-aiohttp": 'aioneo AsyncNeoClient, http_backend="aiohttp"',
     "httpx-async": "bare httpx.AsyncClient (floor)",
     "aioneo-sync": "aioneo NeoClient",
     "aioneo-sync-wide": "aioneo NeoClient, max_connections=N",
@@ -279,7 +281,9 @@ def find(rows: list[dict[str, Any]], client: str, n: int) -> dict[str, Any] | No
     return None
 
 
-def check_targets(rows: list[dict[str, Any]], ideal: float) -> list[dict[str, Any]]:
+def check_targets(
+    rows: list[dict[str, Any]], ideal: float, *, latency: float | None = None
+) -> list[dict[str, Any]]:
     """The issue's targets, each with the measured values and met / missed / not measured."""
     targets: list[dict[str, Any]] = []
 
@@ -302,17 +306,30 @@ def check_targets(rows: list[dict[str, Any]], ideal: float) -> list[dict[str, An
         + ")",
     )
 
-    row = find(rows, "aioneo-async", 1000)
-    if row is None:
-        add("time-to-recover at N=1,000 coroutines <= 1.25 x ideal", None, "N=1000 not run")
-    else:
+    # Issue 15: 1,000 requests through max_connections connections need
+    # ceil(N / connections) round trips however well the relogin is coordinated, so the
+    # recovery is measured against that pool-bound ideal, not one round trip.
+    for client in ("aioneo-async", "aioneo-async-aiohttp"):
+        row = find(rows, client, 1000)
+        name = f"{client}: recovery at N=1,000 <= 1.1 x the pool-bound ideal"
+        if row is None:
+            add(name, None, "N=1000 not run")
+            continue
         storm = max(row["storms"], key=lambda s: s["seconds"])
         add(
-            "time-to-recover at N=1,000 coroutines <= 1.25 x ideal",
-            storm["seconds"] <= 1.25 * ideal,
-            f"{storm['seconds']:.2f} s = {storm['x_ideal']:.2f} x ideal ({ideal:.3f} s); "
-            f"{storm['x_pool_ideal']:.2f} x the pool-bound ideal ({row['pool_ideal']:.2f} s)",
+            name,
+            storm["x_pool_ideal"] <= 1.1,
+            f"{storm['seconds']:.2f} s = {storm['x_pool_ideal']:.2f} x the pool-bound ideal "
+            f"({row['pool_ideal']:.2f} s: one login plus ceil(N / connections) round trips)",
         )
+    default, fast = find(rows, "aioneo-async", 1000), find(rows, "aioneo-async-aiohttp", 1000)
+    name = "storm recovery at N=1,000, 0 ms latency: aiohttp backend <= 0.5 x the default's"
+    if default is None or fast is None or latency != 0:
+        add(name, None, "needs both backends at N=1000 and --latency 0")
+    else:
+        a = max(s["seconds"] for s in fast["storms"])
+        b = max(s["seconds"] for s in default["storms"])
+        add(name, a <= 0.5 * b, f"{a:.2f} s vs {b:.2f} s = {a / b:.2f} x")
 
     ours10, floor10 = find(rows, "aioneo-async", 10), find(rows, "httpx-async", 10)
     if ours10 is None or floor10 is None:
@@ -336,15 +353,26 @@ def check_targets(rows: list[dict[str, Any]], ideal: float) -> list[dict[str, An
                 f"{c:.2f} s vs {a:.2f} s = {c / a:.2f} x",
             )
 
-    sync64, sdk64 = find(rows, "aioneo-sync", 64), find(rows, "sdk", 64)
+    # Issue 15: CPU per request is the client's cost, at zero latency for the figure of
+    # record (run with --latency 0); requests/s at 20 ms compared NeoClient's 10
+    # connections with the SDK's (up to 100 through RoutingTransport). The target is read
+    # on the default NeoClient (as the issue's own figure was); the "-wide" row, one
+    # connection per thread as the SDK has at 64 threads, is shown beside it.
+    sync64, wide64, sdk64 = (find(rows, c, 64) for c in ("aioneo-sync", "aioneo-sync-wide", "sdk"))
+    name = "NeoClient at 64 threads <= 0.75 x the official SDK's CPU per request"
     if sync64 is None or sdk64 is None:
-        add("NeoClient at 64 threads >= 3 x the official SDK's requests/s", None, "not run")
+        add(name, None, "not run")
     else:
-        a, b = sync64["steady"]["rps"], sdk64["steady"]["rps"]
+        a, b = sync64["steady"]["cpu_per_1k"], sdk64["steady"]["cpu_per_1k"]
+        wide = ""
+        if wide64 is not None:
+            w = wide64["steady"]["cpu_per_1k"]
+            wide = f"; with max_connections=64: {w:.2f} s = {w / b:.2f} x"
         add(
-            "NeoClient at 64 threads >= 3 x the official SDK's requests/s",
-            a >= 3 * b,
-            f"NeoClient {a:.0f} req/s vs SDK {b:.0f} req/s = {a / b:.2f} x",
+            name,
+            a <= 0.75 * b,
+            f"NeoClient {a:.2f} s vs SDK {b:.2f} s per 1,000 requests = {a / b:.2f} x "
+            f"(requests/s {sync64['steady']['rps']:.0f} vs {sdk64['steady']['rps']:.0f}){wide}",
         )
 
     co1000, th256 = find(rows, "aioneo-async", 1000), find(rows, "aioneo-sync", 256)
@@ -454,7 +482,13 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"| {LABELS[row['client']]} | {row['n']} | {phase} | {e['count']} "
                 f"| {e['type']} | {example} |"
             )
-    lines += ["", "## Targets (issue 6)", "", "| target | status | measured |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Targets (issues 6 and 15)",
+        "",
+        "| target | status | measured |",
+        "|---|---|---|",
+    ]
     for target in doc["targets"]:
         lines.append(f"| {target['target']} | {target['status']} | {target['detail']} |")
     lines.append("")
@@ -558,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen = tuple(args.clients.split(","))
     else:
         chosen = tuple(c for c in LABELS if not (args.quick and c in FULL_ONLY))
+        if importlib.util.find_spec("aiohttp") is None:  # the optional backend's row
+            log("aiohttp is not installed: the aioneo-async-aiohttp rows are left out")
+            chosen = tuple(c for c in chosen if c != "aioneo-async-aiohttp")
     unknown = set(chosen) - set(LABELS)
     if unknown:
         log(f"error: unknown client(s) {sorted(unknown)}: choose from {', '.join(LABELS)}")
@@ -674,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             for e in crashed
         ],
     }
-    doc["targets"] = check_targets(rows, cal["ideal"])
+    doc["targets"] = check_targets(rows, cal["ideal"], latency=args.latency)
     args.out.mkdir(parents=True, exist_ok=True)
     md_path, json_path, png_path = (args.out / f"{mode}.{ext}" for ext in ("md", "json", "png"))
     text = markdown(doc)

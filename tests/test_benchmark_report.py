@@ -208,3 +208,72 @@ def test_the_benchmark_emulator_outlives_the_clients_idle_connections() -> None:
     assert config.timeout_keep_alive == _serve.KEEP_ALIVE
     assert 10 * httpx.Limits().keepalive_expiry < _serve.KEEP_ALIVE
     assert _serve.KEEP_ALIVE >= run.WORKER_TIMEOUT
+
+
+def test_the_aiohttp_backend_row_fails_the_run_like_the_default_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_run(
+        monkeypatch,
+        {
+            "aioneo-async": row("aioneo-async", 1000, [storm(1, [])]),
+            "aioneo-async-aiohttp": row("aioneo-async-aiohttp", 1000, [storm(2, [])]),
+        },
+    )
+    args = ["--clients", "aioneo-async,aioneo-async-aiohttp", "--coroutines", "1000"]
+    assert run.main([*args, "--storms", "1", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert 'FAILED: aioneo AsyncNeoClient, http_backend="aiohttp" (aioneo-async-aiohttp)' in err
+    assert "FAILED: aioneo AsyncNeoClient (aioneo-async)," not in err
+
+
+def storm_row(client: str, n: int, seconds: float, cpu_per_1k: float = 0.1) -> dict[str, Any]:
+    out = row(client, n, [dict(storm(1, [], callers=n), seconds=seconds)])
+    out["steady"]["cpu_per_1k"] = cpu_per_1k
+    run.storm_figures(out, ideal=0.52, round_trip=0.02, login=0.5)
+    return out
+
+
+def test_issue_15_targets_read_the_pool_bound_ideal_and_both_backends() -> None:
+    rows = [
+        storm_row("aioneo-async", 1000, 2.4),  # pool-bound ideal: 0.5 + 100 x 0.02 = 2.5 s
+        storm_row("aioneo-async-aiohttp", 1000, 1.1),
+        storm_row("aioneo-sync", 64, 0.6, cpu_per_1k=0.9),
+        storm_row("aioneo-sync-wide", 64, 0.6, cpu_per_1k=2.2),
+        storm_row("sdk", 64, 0.1, cpu_per_1k=1.5),
+    ]
+    found = {t["target"]: t for t in run.check_targets(rows, 0.52, latency=0.0)}
+    default = found["aioneo-async: recovery at N=1,000 <= 1.1 x the pool-bound ideal"]
+    assert default["status"] == "met"
+    assert "0.96 x the pool-bound ideal (2.50 s" in default["detail"]
+    ratio = found["storm recovery at N=1,000, 0 ms latency: aiohttp backend <= 0.5 x the default's"]
+    assert ratio["status"] == "met"
+    assert "1.10 s vs 2.40 s = 0.46 x" in ratio["detail"]
+    sync = found["NeoClient at 64 threads <= 0.75 x the official SDK's CPU per request"]
+    assert sync["status"] == "met"
+    assert "= 0.60 x" in sync["detail"]
+    assert "with max_connections=64: 2.20 s = 1.47 x" in sync["detail"]
+    at_20ms = {t["target"]: t for t in run.check_targets(rows, 0.52, latency=0.02)}
+    assert at_20ms[ratio["target"]]["status"] == "not measured"
+
+
+def test_client_cpu_targets_are_met_or_missed_with_their_figures() -> None:
+    from benchmarks import client_cpu
+
+    table = {
+        "httpx": {10: 900.0, 1000: 4000.0},
+        "aioneo": {10: 950.0, 1000: 1500.0},
+        "aiohttp": {10: 110.0, 1000: 120.0},
+        "httpx-on-aiohttp": {10: 390.0, 1000: 420.0},
+        "aioneo-aiohttp": {10: 290.0, 1000: 300.0},
+        "aioneo-no-sniffio": {10: 1250.0, 1000: 2000.0},
+    }
+    found = {text: (met, figure) for text, met, figure in client_cpu.targets(table, [10, 1000])}
+    assert found["aiohttp backend <= 0.4 x bare httpx at N=10"] == (True, "0.32x")
+    assert found["aiohttp backend <= 3.5 x bare aiohttp"] == (True, "worst 2.64x over N=[10, 1000]")
+    flat = found["aioneo: CPU/request flat in N (N=1000 <= 1.25 x N=10)"]
+    assert flat == (False, "1.58x")
+    own = found["aioneo's own overhead (default backend): CPU/request <= 1.05 x bare httpx on it"]
+    assert own[0] is False
+    sniffio = found["aioneo: sniffio installed lowers CPU/request (ratio with/without < 1)"]
+    assert sniffio[0] is True

@@ -35,8 +35,13 @@ How it runs: one :class:`FeedHub` per emulator, bound to the event loop of the s
 that carries its first connection. Each connection has one writer task and an outbox, so
 the reader (control frames) and the ticker never write to a socket themselves and a slow
 reader never stalls the others: a market connection whose outbox holds more than
-:data:`MAX_OUTBOX` frames loses its oldest data frames (counted as ``frames_dropped``);
-control frames and order-feed messages are never dropped. The ticker task advances the
+:data:`MAX_OUTBOX` frames (or :data:`MAX_OUTBOX_BYTES`) loses its oldest data frames
+(counted as ``frames_dropped``); control frames and order-feed messages are never dropped,
+and a reader that leaves :data:`MAX_TEXT_BACKLOG` of them unread is closed with 1008
+("slow consumer"). A socket that does not authenticate within :data:`AUTH_TIMEOUT` seconds
+is closed with 1008. Order-feed events carry the book's event number: the state pushed at a
+handshake is read together with the number of the last event it reflects, so an event
+queued before the handshake is neither lost nor sent twice. The ticker task advances the
 market (``TradingBook.advance``) every :func:`tick_interval` seconds and sends one packet
 per changed instrument and subscribed mode. Control calls (:class:`FeedControls`) may come
 from any thread: they only edit state under a lock and wake writers on the hub's loop.
@@ -46,6 +51,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -84,6 +90,13 @@ FEED_KINDS = ("market", "order")
 MAX_SUBSCRIPTIONS = 3000
 #: Data frames queued for one market connection before the oldest are dropped.
 MAX_OUTBOX = 512
+#: ... and bytes of them.
+MAX_OUTBOX_BYTES = 16 * 1024 * 1024
+#: Unread text frames (acks, errors, order-feed messages) before a reader is closed as a
+#: slow consumer (1008).
+MAX_TEXT_BACKLOG = 10_000
+#: Seconds a connection may stay open without a successful auth (then 1008).
+AUTH_TIMEOUT = 30.0
 #: Sent packets kept for tests (:meth:`FeedControls.sent`).
 MAX_SENT_RECORDS = 20_000
 
@@ -144,7 +157,13 @@ class _Conn:
         default_factory=collections.deque
     )
     data_frames: int = 0
+    data_bytes: int = 0
+    text_frames: int = 0
     room: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    server: tuple[str, int] | None = None
+    opened: float = 0.0
+    state_seq: int = 0  # order feed: book events up to this number are in the pushed state
+    activations: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     session: Session | None = None
     authed: bool = False
     closing: bool = False
@@ -171,6 +190,7 @@ class FeedHub:
         self._seq = 0
         self._status: dict[str, bool] = {}
         self._counts: collections.Counter[str] = collections.Counter()
+        self._bad_packets: set[tuple[str, str]] = set()
         self.controls = FeedControls(self)
         emulator._book.add_listener(self._on_book_event)
 
@@ -186,24 +206,31 @@ class FeedHub:
             await send({"type": "websocket.close", "code": 1008, "reason": "no feed here"})
             return
         loop = asyncio.get_running_loop()
+        server = scope.get("server")
         with self._lock:
-            if self._loop is None or self._loop.is_closed():
+            if self._loop is None or self._loop.is_closed() or not self._conns:
                 self._loop = loop
             bound = self._loop is loop
-            self._next_id += 1
-            conn = _Conn(self._next_id, kind, loop, asyncio.Event())
-            if bound:
-                self._conns[conn.id] = conn
-                self._counts[f"{kind}_connections"] += 1
         if not bound:
             await send(
                 {"type": "websocket.close", "code": 1011, "reason": "feeds served elsewhere"}
             )
             return
-        await send({"type": "websocket.accept"})
-        writer = asyncio.create_task(self._write(conn, send))
-        self._ensure_ticker()
+        with self._lock:
+            self._next_id += 1
+            conn = _Conn(self._next_id, kind, loop, asyncio.Event())
+            conn.server = (str(server[0]), int(server[1])) if server else None
+            conn.opened = loop.time()
+            self._conns[conn.id] = conn
+            self._counts[f"{kind}_connections"] += 1
+        writer: asyncio.Task[None] | None = None
         try:
+            try:
+                await send({"type": "websocket.accept"})
+            except Exception:  # the client went away during the handshake
+                return
+            writer = asyncio.create_task(self._write(conn, send))
+            self._ensure_ticker()
             while True:
                 message = await receive()
                 mtype = message.get("type")
@@ -228,9 +255,10 @@ class FeedHub:
                     self._close(conn, 1011, "internal error")
         finally:
             self._forget(conn)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writer
 
     async def _write(self, conn: _Conn, send: Send) -> None:
         while True:
@@ -243,8 +271,11 @@ class FeedHub:
                     kind, payload = conn.outbox.popleft()
                     if kind == "bytes":
                         conn.data_frames -= 1
+                        conn.data_bytes -= len(payload)
                         if conn.data_frames < MAX_OUTBOX // 2:
                             conn.room.set()
+                    elif kind == "text":
+                        conn.text_frames -= 1
                 if kind == "close":
                     code, reason = payload
                     with contextlib.suppress(Exception):
@@ -262,18 +293,36 @@ class FeedHub:
     # ------------------------------------------------------------------ outbox
 
     def _push(self, conn: _Conn, kind: str, payload: Any) -> None:
-        """Queue a frame (call with ``self._lock`` held)."""
+        """Queue a frame (call with ``self._lock`` held).
+
+        Data frames (market packets) beyond :data:`MAX_OUTBOX` frames or
+        :data:`MAX_OUTBOX_BYTES` bytes push out the oldest data frames. Text frames (acks,
+        errors, order-feed messages) are never dropped: a reader that leaves more than
+        :data:`MAX_TEXT_BACKLOG` of them unread is closed with 1008 "slow consumer"
+        instead, so no reader can grow the emulator's memory without bound.
+        """
         if conn.closing:
             return
         if kind == "bytes":
-            if conn.data_frames >= MAX_OUTBOX:
-                for i, (k, _) in enumerate(conn.outbox):
+            size = len(payload)
+            while conn.data_frames and (
+                conn.data_frames >= MAX_OUTBOX or conn.data_bytes + size > MAX_OUTBOX_BYTES
+            ):
+                for i, (k, old) in enumerate(conn.outbox):
                     if k == "bytes":
                         del conn.outbox[i]
                         conn.data_frames -= 1
+                        conn.data_bytes -= len(old)
                         self._counts["frames_dropped"] += 1
                         break
             conn.data_frames += 1
+            conn.data_bytes += size
+        elif kind == "text":
+            if conn.text_frames >= MAX_TEXT_BACKLOG:
+                self._counts["closed_slow_consumer"] += 1
+                self._close_locked(conn, 1008, f"slow consumer: {conn.text_frames} frames unread")
+                return
+            conn.text_frames += 1
         conn.outbox.append((kind, payload))
         self._wake(conn)
 
@@ -306,6 +355,7 @@ class FeedHub:
         conn.outbox.clear()
         conn.outbox.extend(kept)
         conn.data_frames = 0
+        conn.data_bytes = 0
         conn.outbox.append(("close", (code, reason)))
         conn.closing = True
         self._wake(conn, conn.room)
@@ -317,10 +367,10 @@ class FeedHub:
             self._conns.pop(conn.id, None)
             conn.closing = True
             conn.room.set()
-            subs = [pair for pairs in conn.subs.values() for pair in pairs]
+            activations, conn.activations = conn.activations, []
             conn.subs.clear()
         book, now = self._emu._book, self._emu.clock()
-        for seg, token in subs:
+        for seg, token in activations:
             book.deactivate(seg, token, now)
 
     # ------------------------------------------------------------------ market feed
@@ -349,10 +399,11 @@ class FeedHub:
             self._bad(conn, f"event={event!r} is not allowed: pass one of {allowed}")
             return
         action, mode = _EVENTS[event]
-        tokens = _parse_tokens(frame.get("inputtoken"))
-        if tokens is None:
+        parsed = _parse_tokens(frame.get("inputtoken"))
+        if parsed is None:
             self._bad(conn, "inputtoken must be a string like 'nse_cm|11536,nse_cm|1594'")
             return
+        tokens = list(dict.fromkeys(parsed))  # a token twice in one frame counts once
         if action == "subscribe":
             self._subscribe(conn, mode, tokens, ack=bool(frame.get("ack_symbol")))
         elif action == "unsubscribe":
@@ -360,6 +411,9 @@ class FeedHub:
             self._unsubscribe(conn, mode, tokens)
         else:
             self._counts["snapshot_frames"] += 1
+            if len(tokens) > MAX_SUBSCRIPTIONS:
+                self._too_many(conn, len(tokens), "this snapshot asks for")
+                return
             if frame.get("ack_symbol"):
                 self._ack(conn, tokens)
             self._send_packets(conn, [(seg, tok, mode) for seg, tok in tokens])
@@ -412,41 +466,41 @@ class FeedHub:
                 symbols[f"{seg}|{tok}"] = symbol
         self._text(conn, {"message_code": ACK, "trading_symbols": symbols})
 
+    def _too_many(self, conn: _Conn, count: int, what: str) -> None:
+        self._text(
+            conn,
+            {
+                "message_code": ERR_TOO_MANY,
+                "stat": "Not_Ok",
+                "msg": (
+                    f"subscription limit exceeded: {what} {count} (token, mode) pairs, at most "
+                    f"{MAX_SUBSCRIPTIONS} are allowed; nothing of it was done"
+                ),
+            },
+        )
+
     def _subscribe(
         self, conn: _Conn, mode: str, tokens: list[tuple[str, str]], *, ack: bool
     ) -> None:
+        """Subscribe what is new and known; each book activation that succeeded is kept in
+        ``conn.activations``, so unsubscribe and disconnect release exactly those."""
         self._counts["subscribe_frames"] += 1
         book, now = self._emu._book, self._emu.clock()
         with self._lock:
             current = conn.subs.setdefault(mode, set())
-            fresh = [pair for pair in dict.fromkeys(tokens) if pair not in current]
+            fresh = [pair for pair in tokens if pair not in current]
             total = conn.pairs() + len(fresh)
-            if total > MAX_SUBSCRIPTIONS:
-                over = total
-            else:
-                over = 0
-                known = [
-                    (seg, tok)
-                    for seg, tok in fresh
-                    if book.trading_symbol(seg, _book_token(seg, tok), now) is not None
-                ]
-                current.update(known)
-        if over:
-            self._text(
-                conn,
-                {
-                    "message_code": ERR_TOO_MANY,
-                    "stat": "Not_Ok",
-                    "msg": (
-                        f"subscription limit exceeded: this subscribe would hold {over} "
-                        f"(token, mode) pairs on the connection, at most {MAX_SUBSCRIPTIONS} "
-                        "are allowed; nothing of it was subscribed"
-                    ),
-                },
-            )
+        if total > MAX_SUBSCRIPTIONS:
+            self._too_many(conn, total, "this subscribe would hold")
             return
-        for seg, tok in known:
-            book.activate(seg, _book_token(seg, tok), now)
+        known: list[tuple[str, str]] = []
+        for seg, tok in fresh:
+            book_token = _book_token(seg, tok)
+            if book.activate(seg, book_token, now):
+                known.append((seg, tok))
+        with self._lock:
+            current.update(known)
+            conn.activations.extend((seg, _book_token(seg, tok)) for seg, tok in known)
         if ack:
             self._ack(conn, tokens)
         self._send_packets(conn, [(seg, tok, mode) for seg, tok in known])
@@ -455,10 +509,16 @@ class FeedHub:
         book, now = self._emu._book, self._emu.clock()
         with self._lock:
             current = conn.subs.get(mode, set())
-            gone = [pair for pair in dict.fromkeys(tokens) if pair in current]
+            gone = [pair for pair in tokens if pair in current]
             current.difference_update(gone)
-        for seg, tok in gone:
-            book.deactivate(seg, _book_token(seg, tok), now)
+            released = []
+            for seg, tok in gone:
+                key = (seg, _book_token(seg, tok))
+                if key in conn.activations:
+                    conn.activations.remove(key)
+                    released.append(key)
+        for seg, book_token in released:
+            book.deactivate(seg, book_token, now)
 
     # ------------------------------------------------------------------ packets
 
@@ -472,21 +532,27 @@ class FeedHub:
     def _send_packets(self, conn: _Conn, wanted: Iterable[tuple[str, str, str]]) -> None:
         now = self._emu.clock()
         out: list[bytes] = []
+        records: list[SentPacket] = []
         for seg, tok, mode in wanted:
             packet = self._packet(seg, tok, mode, now)
             if packet is None:
                 continue
             out.append(packet.encode())
-            self._sent.append(SentPacket(conn.id, seg, tok, mode, packet))
-        self._queue_packets(conn, out)
+            records.append(SentPacket(conn.id, seg, tok, mode, packet))
+        self._queue_packets(conn, out, records)
 
-    def _queue_packets(self, conn: _Conn, packets: list[bytes]) -> None:
+    def _queue_packets(
+        self, conn: _Conn, packets: list[bytes], records: Iterable[SentPacket] = ()
+    ) -> None:
+        """Queue packets in frames and record them for :meth:`FeedControls.sent`, unless
+        the feed is stalled (then they are counted as withheld and not recorded)."""
         if not packets:
             return
         with self._lock:
             if conn.kind in self._stalled:
                 self._counts["packets_withheld"] += len(packets)
                 return
+            self._sent.extend(records)
             self._counts["packets_sent"] += len(packets)
             for frame in wire.batch(packets):
                 self._push(conn, "bytes", frame)
@@ -494,6 +560,7 @@ class FeedHub:
     def _send_status(self, conn: _Conn) -> None:
         now = self._emu.clock()
         packets: list[bytes] = []
+        records: list[SentPacket] = []
         for seg in _STATUS_SEGMENTS:
             is_open = market_open(seg, now)
             packet = wire.StatusPacket(
@@ -503,8 +570,8 @@ class FeedHub:
                 "OPEN" if is_open else "CLOSE",
             )
             packets.append(packet.encode())
-            self._sent.append(SentPacket(conn.id, seg, "", "status", packet))
-        self._queue_packets(conn, packets)
+            records.append(SentPacket(conn.id, seg, "", "status", packet))
+        self._queue_packets(conn, packets, records)
 
     # ------------------------------------------------------------------ ticker
 
@@ -539,26 +606,47 @@ class FeedHub:
         cache: dict[tuple[str, str, str], tuple[bytes, wire.Packet] | None] = {}
         for conn in conns:
             out: list[bytes] = []
-            for mode, pairs in list(conn.subs.items()):
+            records: list[SentPacket] = []
+            with self._lock:
+                subs = [(mode, list(pairs)) for mode, pairs in conn.subs.items()]
+            for mode, pairs in subs:
                 for seg, tok in pairs:
                     if (seg, _book_token(seg, tok)) not in changed_set:
                         continue
                     key = (seg, tok, mode)
                     if key not in cache:
-                        packet = self._packet(seg, tok, mode, now)
-                        cache[key] = None if packet is None else (packet.encode(), packet)
+                        cache[key] = self._built(seg, tok, mode, now)
                     built = cache[key]
                     if built is None:
                         continue
                     out.append(built[0])
-                    self._sent.append(SentPacket(conn.id, seg, tok, mode, built[1]))
-            self._queue_packets(conn, out)
+                    records.append(SentPacket(conn.id, seg, tok, mode, built[1]))
+            self._queue_packets(conn, out, records)
+
+    def _built(self, seg: str, tok: str, mode: str, now: float) -> tuple[bytes, wire.Packet] | None:
+        """One packet, encoded; ``None`` (logged once per instrument) if it cannot be built,
+        so one bad instrument never costs the other connections their step."""
+        try:
+            packet = self._packet(seg, tok, mode, now)
+            return None if packet is None else (packet.encode(), packet)
+        except Exception:
+            self._counts["packet_errors"] += 1
+            if (seg, tok) not in self._bad_packets:
+                self._bad_packets.add((seg, tok))
+                logger.exception("the feed could not build a packet for %s|%s", seg, tok)
+            return None
 
     def check_sessions(self) -> None:
         """Close the feeds of sessions that ended (if ``feeds_close_on_expiry``)."""
         self._check_sessions(self._emu.clock())
 
     def _check_sessions(self, now: float) -> None:
+        with self._lock:
+            for conn in list(self._conns.values()):
+                late = conn.loop.time() - conn.opened > AUTH_TIMEOUT
+                if late and not conn.authed and not conn.closing:
+                    self._counts["closed_auth_timeout"] += 1
+                    self._close_locked(conn, 1008, "no authentication within 30 s")
         if not self._emu.config.feeds_close_on_expiry:
             return
         with self._lock:
@@ -580,8 +668,8 @@ class FeedHub:
             with self._lock:
                 targets = [c for c in self._conns.values() if c.market_status]
             for conn in targets:
-                self._sent.append(SentPacket(conn.id, seg, "", "status", packet))
-                self._queue_packets(conn, [packet.encode()])
+                record = SentPacket(conn.id, seg, "", "status", packet)
+                self._queue_packets(conn, [packet.encode()], [record])
 
     # ------------------------------------------------------------------ order feed
 
@@ -608,10 +696,13 @@ class FeedHub:
                 self._close(conn, 1008, "authentication failed")
             return
         self._counts["order_auths_accepted"] += 1
-        state = emu._book.order_feed_state(session.ucc)
+        # The state and the number of the last book event it reflects, read together: a
+        # queued event at or below that number is already in the state and is skipped.
+        seq, state = emu._book.order_feed_state_at(session.ucc)
         with self._lock:
             conn.session = session
             conn.authed = True
+            conn.state_seq = seq
             self._push(conn, "text", json.dumps({"ak": "ok", "type": "cn", "msg": "connected"}))
             for message in state:
                 self._push_order_message(conn, message)
@@ -629,10 +720,11 @@ class FeedHub:
         loop = self._loop
         if loop is None:
             return
+        seq = self._emu._book.event_seq  # this event's number (read under the book's lock)
         with contextlib.suppress(RuntimeError):  # the loop has finished
-            loop.call_soon_threadsafe(self._dispatch_order_event, ucc, message)
+            loop.call_soon_threadsafe(self._dispatch_order_event, ucc, message, seq)
 
-    def _dispatch_order_event(self, ucc: str, message: dict[str, Any]) -> None:
+    def _dispatch_order_event(self, ucc: str, message: dict[str, Any], seq: int) -> None:
         with self._lock:
             for conn in self._conns.values():
                 session = conn.session
@@ -641,6 +733,7 @@ class FeedHub:
                     and conn.authed
                     and session is not None
                     and session.ucc == ucc
+                    and seq > conn.state_seq
                 ):
                     self._push_order_message(conn, message)
 
@@ -670,6 +763,9 @@ class FeedHub:
                     conn.room.clear()
                     await conn.room.wait()
                 with self._lock:
+                    if conn.kind in self._stalled:
+                        self._counts["packets_withheld"] += count
+                        continue
                     self._counts["packets_sent"] += count
                     self._push(conn, "bytes", payload)
             sent += count
@@ -796,7 +892,7 @@ def build_packet(snap: FeedSnapshot, seg: str, tok: str, mode: str, *, seq: int 
         1,
         _pct(change, snap.close),
         snap.open_interest,
-        snap.volume * snap.avg_price * divider / 10_000,
+        snap.volume * snap.avg_price * divider / 100,  # rupees x divider
         p(change) if change >= 0 else -p(-change),
         p(snap.upper_circuit),
         p(snap.lower_circuit),
@@ -831,8 +927,19 @@ class FeedControls:
             raise ValueError(f"kind={kind!r} is not allowed: pass 'market', 'order' or None")
         return (kind,)
 
-    def drop(self, kind: str | None = None, *, code: int = 1012, reason: str = "") -> int:
-        """Close every open connection of ``kind`` with ``code``; returns how many."""
+    def drop(
+        self,
+        kind: str | None = None,
+        *,
+        code: int = 1012,
+        reason: str = "",
+        server: tuple[str, int] | None = None,
+    ) -> int:
+        """Close every open connection of ``kind`` with ``code``; returns how many.
+
+        ``server`` (``(host, port)``): only the connections that server accepted (one
+        emulator may be served by several; :meth:`EmulatorServer.stop` drops its own).
+        """
         kinds = self._kinds(kind)
         if (
             isinstance(code, bool)
@@ -847,6 +954,8 @@ class FeedControls:
         count = 0
         with hub._lock:
             for conn in list(hub._conns.values()):
+                if server is not None and conn.server != server:
+                    continue
                 if conn.kind in kinds and not conn.closing:
                     hub._close_locked(conn, code, reason)
                     count += 1
@@ -891,11 +1000,15 @@ class FeedControls:
             self._hub._stalled.clear()
             self._hub._refuse.clear()
 
-    def connections(self, kind: str | None = None) -> int:
-        """How many connections of ``kind`` are open now."""
+    def connections(self, kind: str | None = None, *, server: tuple[str, int] | None = None) -> int:
+        """How many connections of ``kind`` (accepted by ``server``, if given) are open."""
         kinds = self._kinds(kind)
         with self._hub._lock:
-            return sum(1 for c in self._hub._conns.values() if c.kind in kinds)
+            return sum(
+                1
+                for c in self._hub._conns.values()
+                if c.kind in kinds and (server is None or c.server == server)
+            )
 
     def counters(self) -> dict[str, int]:
         """Counts since the start (or :meth:`reset_counters`): connections and auths per
@@ -921,6 +1034,9 @@ class FeedControls:
             "bad_frames",
             "closed_by_server",
             "closed_session_ended",
+            "closed_slow_consumer",
+            "closed_auth_timeout",
+            "packet_errors",
             "dropped_by_control",
         )
         with self._hub._lock:
@@ -944,17 +1060,16 @@ class FeedControls:
         """Run one ticker step now (tests that drive the clock by hand)."""
         hub = self._hub
         loop = hub._loop
-        if loop is None:
-            return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
-            hub.tick()
-        else:
-            with contextlib.suppress(RuntimeError):
-                asyncio.run_coroutine_threadsafe(_call(hub.tick), loop).result(10)
+        if loop is None or running is loop or loop.is_closed() or not loop.is_running():
+            hub.tick()  # no server loop to hand it to (or already on it): step here
+            return
+        future = asyncio.run_coroutine_threadsafe(_call(hub.tick), loop)
+        with contextlib.suppress(RuntimeError, concurrent.futures.CancelledError):
+            future.result(10)
 
     def push_market_status(self, segment: str, status_code: int) -> int:
         """Send a 105 market-status packet with ``status_code`` (1-12) for ``segment`` to
@@ -983,8 +1098,8 @@ class FeedControls:
         with hub._lock:
             targets = [c for c in hub._conns.values() if c.market_status and c.authed]
         for conn in targets:
-            hub._sent.append(SentPacket(conn.id, segment, "", "status", packet))
-            hub._queue_packets(conn, [packet.encode()])
+            record = SentPacket(conn.id, segment, "", "status", packet)
+            hub._queue_packets(conn, [packet.encode()], [record])
         return len(targets)
 
     def push_cas(
@@ -1015,8 +1130,8 @@ class FeedControls:
                 )
             ]
         for conn in targets:
-            hub._sent.append(SentPacket(conn.id, segment, str(token), "cas", packet))
-            hub._queue_packets(conn, [packet.encode()])
+            record = SentPacket(conn.id, segment, str(token), "cas", packet)
+            hub._queue_packets(conn, [packet.encode()], [record])
         return len(targets)
 
     def burst(
@@ -1042,7 +1157,7 @@ class FeedControls:
                 raise ValueError(f"{name}={value!r} is not allowed: pass an int >= 1")
         hub = self._hub
         loop = hub._loop
-        if loop is None:
+        if loop is None or loop.is_closed() or not loop.is_running():
             return 0
         now = hub._emu.clock()
         snap = hub._emu._book.snapshot(segment, _book_token(segment, token), now)

@@ -260,16 +260,23 @@ class EmulatorServer:
         self.emulator.release_all()
         if thread is not None and server is not None:
             # Close the feeds first (1001 "going away"), so neither server waits for them.
-            feeds = self.emulator.feeds
-            if feeds.drop(code=1001, reason="emulator stopping"):
+            feeds, own = self.emulator.feeds, self._address()
+            if feeds.drop(code=1001, reason="emulator stopping", server=own):
                 deadline = time.monotonic() + 2.0
-                while feeds.connections() and time.monotonic() < deadline:
+                while feeds.connections(server=own) and time.monotonic() < deadline:
                     time.sleep(0.01)
             server.should_exit = True
             thread.join(self._startup_timeout)
         self._thread = None
         self._server = None
         self._close_socket()
+
+    def _address(self) -> tuple[str, int] | None:
+        """``(host, port)`` as the ASGI scope's ``server`` names it, once bound."""
+        if self._sock is None:
+            return None
+        host, port = self._sock.getsockname()[:2]
+        return (str(host), int(port))
 
     def _close_socket(self) -> None:
         if self._sock is not None:

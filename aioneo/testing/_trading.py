@@ -149,6 +149,9 @@ TRADING_OPS = (
 DEFAULT_TICK_RATE = 2.0
 #: The highest tick rate accepted.
 MAX_TICK_RATE = 1_000_000.0
+#: Largest trade print :meth:`TradingBook.push_tick` takes: the feed's quantity fields are
+#: signed 64-bit, and the day's volume adds every print to the model's own.
+MAX_PRINT_QTY = 10**12
 
 #: ``fn(ucc, message)``: called under the book's lock for every order-feed event.
 FeedListener = Callable[[str, dict[str, object]], None]
@@ -481,6 +484,7 @@ class TradingBook:
         self._listeners: list[FeedListener] = []
         self._events: list[tuple[str, dict[str, object]]] = []
         self.listener_errors = 0
+        self._event_seq = 0
         self._orders: dict[str, _Order] = {}
         self._all_orders: list[_Order] = []
         self._tags: Counter[str] = Counter()
@@ -693,8 +697,14 @@ class TradingBook:
         time and a volume increment the feed sends next (until the walk's next step, one
         ``1 / tick_rate`` later; with ``tick_rate`` 0 it stays).
         """
-        if qty is not None and (isinstance(qty, bool) or not isinstance(qty, int) or qty < 1):
-            raise ValueError(f"qty={qty!r} is not allowed: pass an int >= 1, or None for a lot")
+        if qty is not None and (
+            isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_PRINT_QTY
+        ):
+            raise ValueError(
+                f"qty={qty!r} is not allowed: pass an int from 1 to {MAX_PRINT_QTY:,} "
+                "(what a feed packet's quantity fields carry, with room for the day's volume), "
+                "or None for a lot"
+            )
         self._print(seg, token, price_paise, now, qty=qty)
 
     def resolve(self, instrument: str, now: float) -> tuple[str, str]:
@@ -760,17 +770,31 @@ class TradingBook:
         One ``order`` message per order (its current row, oldest order first), then one
         ``position`` message per position; the same shapes :meth:`add_listener` sends.
         """
+        return self.order_feed_state_at(ucc)[1]
+
+    @property
+    def event_seq(self) -> int:
+        """How many order-feed events have gone to the listeners; read inside a listener,
+        the number of the event being delivered."""
+        return self._event_seq
+
+    def order_feed_state_at(self, ucc: str) -> tuple[int, list[dict[str, object]]]:
+        """:meth:`order_feed_state` and, read under the same lock, :attr:`event_seq`: the
+        state reflects exactly the events numbered up to it (a feed skips those)."""
         with self._lock:
-            account = self._accounts.get(ucc)
-            if account is None:
-                return []
-            out: list[dict[str, object]] = [
-                {"type": "order", "data": dict(order.row)} for order in account.orders
-            ]
-            for pos in account.positions.values():
-                at = self._walk_now if math.isfinite(self._walk_now) else pos.updated
-                out.append({"type": "position", "data": self._position_feed(account, pos, at)})
-            return out
+            return self._event_seq, self._order_feed_state(ucc)
+
+    def _order_feed_state(self, ucc: str) -> list[dict[str, object]]:
+        account = self._accounts.get(ucc)
+        if account is None:
+            return []
+        out: list[dict[str, object]] = [
+            {"type": "order", "data": dict(order.row)} for order in account.orders
+        ]
+        for pos in account.positions.values():
+            at = self._walk_now if math.isfinite(self._walk_now) else pos.updated
+            out.append({"type": "position", "data": self._position_feed(account, pos, at)})
+        return out
 
     # -- the moving market: internals --
 
@@ -888,8 +912,10 @@ class TradingBook:
         if not self._events:
             return
         events, self._events = self._events, []
-        for fn in list(self._listeners):
-            for ucc, message in events:
+        listeners = list(self._listeners)
+        for ucc, message in events:
+            self._event_seq += 1  # what a listener reads as this event's number
+            for fn in listeners:
                 try:
                     fn(ucc, message)
                 except Exception:

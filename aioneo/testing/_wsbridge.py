@@ -95,19 +95,23 @@ async def serve_websocket(
         flush()
 
     async def pump() -> None:
-        if leftover:
-            proto.receive_data(leftover)
-            on_events()
-        while proto.state is not State.CLOSED:
-            data = await reader.read(_READ)
-            if not data:
-                proto.receive_eof()
+        try:
+            if leftover:
+                proto.receive_data(leftover)
                 on_events()
-                break
-            proto.receive_data(data)
-            on_events()
-        inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
-        finished.set()
+            while proto.state is not State.CLOSED:
+                data = await reader.read(_READ)
+                if not data:
+                    proto.receive_eof()
+                    on_events()
+                    break
+                proto.receive_data(data)
+                on_events()
+        except (ConnectionError, OSError):  # a reset: the same as the socket going away
+            pass
+        finally:
+            inbox.put_nowait({"type": "websocket.disconnect", "code": 1006})
+            finished.set()
 
     pump_task: asyncio.Task[None] | None = None
     inbox.put_nowait({"type": "websocket.connect"})

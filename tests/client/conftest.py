@@ -4,21 +4,83 @@ The emulator and the client share one :class:`StepClock`, which runs with real t
 jump forward, so a test that needs a fresh TOTP step (every relogin does) advances it by a
 step instead of sleeping 30 s. :class:`GateTransport` wraps the emulator's transport to hold
 chosen requests *before* they reach the server, count concurrent logins, or rewrite answers.
+
+Both HTTP backends: a module that sets ``BOTH_BACKENDS = True`` runs each of its tests that
+use the ``backend`` fixture (directly or through ``gate_transport``, ``make_client`` or
+``client``) once per backend. ``"httpx"`` is the emulator's in-process transport;
+``"aiohttp"`` is the same emulator served on loopback (``EmulatorServer``) reached through
+aioneo's aiohttp transport (:class:`AiohttpRouting` keeps the emulator's host names), so a
+dropped connection or a hung answer is a real socket event that the transport must map.
+The aiohttp variants are skipped when aiohttp is not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 import pytest
 
 from aioneo import AsyncNeoClient, Credentials
-from aioneo.testing import Emulator, EmulatorConfig, StepClock
+from aioneo.testing import Emulator, EmulatorConfig, EmulatorServer, StepClock
 
 STEP = 30
+HAS_AIOHTTP = importlib.util.find_spec("aiohttp") is not None
+BACKENDS = [
+    pytest.param("httpx", id="httpx"),
+    pytest.param(
+        "aiohttp",
+        id="aiohttp",
+        marks=pytest.mark.skipif(not HAS_AIOHTTP, reason="aiohttp is not installed"),
+    ),
+]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_BACKENDS", False):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """``"httpx"`` unless the module runs on both backends (see the module docstring)."""
+    return str(getattr(request, "param", "httpx"))
+
+
+class AiohttpRouting(httpx.AsyncBaseTransport):
+    """aioneo's aiohttp transport, every request sent to ``url`` (an ``EmulatorServer``)
+    with its path and the emulator's host name kept in ``Host``, as ``RoutingTransport``
+    does for synchronous clients."""
+
+    def __init__(self, url: str, *, max_connections: int = 100) -> None:
+        from aioneo._aiohttp import AiohttpTransport
+
+        self.target = httpx.URL(url)
+        self.inner = AiohttpTransport(max_connections=max_connections)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.netloc.decode("ascii")
+        request.url = request.url.copy_with(
+            scheme=self.target.scheme, host=self.target.host, port=self.target.port
+        )
+        request.headers["Host"] = host
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def network(emulator: Emulator, backend: str) -> Iterator[httpx.AsyncBaseTransport]:
+    """The emulator as the backend reaches it: in-process, or on loopback via aiohttp."""
+    if backend == "httpx":
+        yield emulator.transport()
+        return
+    with EmulatorServer(emulator) as server:
+        yield AiohttpRouting(server.url)
 
 
 class Gate:
@@ -129,8 +191,8 @@ def emulator(clock: StepClock) -> Emulator:
 
 
 @pytest.fixture
-def gate_transport(emulator: Emulator) -> GateTransport:
-    return GateTransport(emulator.transport())
+def gate_transport(network: httpx.AsyncBaseTransport) -> GateTransport:
+    return GateTransport(network)
 
 
 def credentials_of(emulator: Emulator, **changes: str) -> Credentials:

@@ -24,6 +24,9 @@ from aioneo.testing import Emulator
 
 from .conftest import StepClock
 
+#: Every test that uses the client fixtures runs on both HTTP backends (see conftest).
+BOTH_BACKENDS = True
+
 Call = Callable[[AsyncNeoClient], Awaitable[Any]]
 
 

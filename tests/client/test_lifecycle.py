@@ -34,6 +34,8 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="counts sockets through /proc"
 )
 
+#: The AsyncNeoClient tests over loopback take ``backend`` and run on both (see conftest).
+BOTH_BACKENDS = True
 #: Far above what any test here waits for: a call that ends, ends because of close().
 LONG_TIMEOUT = 30.0
 
@@ -111,7 +113,12 @@ def unclosed(caught: list[warnings.WarningMessage]) -> list[str]:
 
 @pytest.mark.parametrize("close_in", ["the second loop", "a third loop"])
 def test_moving_to_a_new_loop_releases_the_old_loops_connections(
-    server: EmulatorServer, emulator: Emulator, clock: StepClock, port: int, close_in: str
+    server: EmulatorServer,
+    emulator: Emulator,
+    clock: StepClock,
+    port: int,
+    close_in: str,
+    backend: str,
 ) -> None:
     client = AsyncNeoClient(
         credentials_of(emulator),
@@ -119,6 +126,7 @@ def test_moving_to_a_new_loop_releases_the_old_loops_connections(
         rate_limit=None,
         clock=clock,
         timeout=LONG_TIMEOUT,
+        http_backend=backend,
     )
 
     async def burst(*, close: bool = False) -> None:
@@ -149,12 +157,16 @@ def test_moving_to_a_new_loop_releases_the_old_loops_connections(
 
 
 def test_closing_in_a_new_loop_after_a_login_was_cut_off(
-    server: EmulatorServer, emulator: Emulator, clock: StepClock, port: int
+    server: EmulatorServer, emulator: Emulator, clock: StepClock, port: int, backend: str
 ) -> None:
     # The first loop ends while the login is on the wire (its task is cancelled by
     # asyncio.run): the login connection belongs to a dead loop and must be released too.
     client = AsyncNeoClient(
-        credentials_of(emulator), login_url=server.url, rate_limit=None, clock=clock
+        credentials_of(emulator),
+        login_url=server.url,
+        rate_limit=None,
+        clock=clock,
+        http_backend=backend,
     )
 
     async def cut_off() -> None:
@@ -233,7 +245,7 @@ def test_close_ends_a_login_on_the_wire_and_its_waiters_at_once(
 
 @pytest.mark.timeout(30)
 async def test_aclose_ends_every_call_on_the_wire_at_once(
-    server: EmulatorServer, emulator: Emulator, clock: StepClock, port: int
+    server: EmulatorServer, emulator: Emulator, clock: StepClock, port: int, backend: str
 ) -> None:
     client = AsyncNeoClient(
         credentials_of(emulator),
@@ -242,6 +254,7 @@ async def test_aclose_ends_every_call_on_the_wire_at_once(
         clock=clock,
         timeout=LONG_TIMEOUT,
         max_connections=16,
+        http_backend=backend,
     )
     await client.login()
     with emulator.hold("positions") as hold:

@@ -16,6 +16,13 @@ emulator accepted during the call:
 * when the client raises a definite error (anything but ``OrderOutcomeUnknown``), the call
   placed nothing: a definite "no" is never wrong;
 * ``OrderOutcomeUnknown`` always carries the tag, so the caller can reconcile.
+
+The async test runs on both HTTP backends (``backend``, see ``conftest``). On ``"aiohttp"``
+the emulator is on loopback and the two connection faults are real: ``reset_before`` is
+the emulator's ``drop`` fault and ``accept_then_drop`` its own, so the server closes the
+socket and the exception the client reads is aioneo's aiohttp transport's mapping of
+aiohttp's (``ServerDisconnectedError``), not one the test raises. ``timeout_after_write``
+stays scripted there too (the emulator has no "place, then never answer" fault).
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ FAULTS = [
     "bad_gateway_after",  # placed, then 502 HTML
     "unreadable_200",  # placed, then a 200 with a body that is not JSON
 ]
+#: The async test runs on both HTTP backends (see conftest).
+BOTH_BACKENDS = True
 TAG_KINDS = ["fresh", "none", "prefix", "extension", "rewrite_like", "reused"]
 PLACE = "quick/order/rule/ms/place"
 
@@ -79,24 +88,44 @@ def _after(fault: str, request: httpx.Request, response: httpx.Response) -> http
     return response
 
 
-class FaultyOrders(httpx.AsyncBaseTransport):
-    """Applies one scripted fault per place-order request; everything else passes."""
+#: Faults the server itself causes when the emulator is on loopback: its fault kind.
+SOCKET_FAULTS = {"reset_before": "drop", "accept_then_drop": "accept_then_drop"}
 
-    def __init__(self, emulator: Emulator) -> None:
+
+class FaultyOrders(httpx.AsyncBaseTransport):
+    """Applies one scripted fault per place-order request; everything else passes.
+
+    ``socket_faults``: the connection faults are the server's (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        inner: httpx.AsyncBaseTransport | None = None,
+        *,
+        socket_faults: bool = False,
+    ) -> None:
         self.emulator = emulator
-        self.inner = emulator.transport()
+        self.inner = inner if inner is not None else emulator.transport()
+        self.socket_faults = socket_faults
         self.script: list[str] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not request.url.path.endswith(PLACE) or not self.script:
             return await self.inner.handle_async_request(request)
         fault = self.script.pop(0)
+        if self.socket_faults and fault in SOCKET_FAULTS:
+            self.emulator.inject_fault("place_order", SOCKET_FAULTS[fault], count=1)
+            return await self.inner.handle_async_request(request)
         early = _before(fault, self.emulator, request)
         if early is not None:
             return early
         response = await self.inner.handle_async_request(request)
         await response.aread()
         return _after(fault, request, response)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class SyncFaultyOrders(httpx.BaseTransport):
@@ -248,12 +277,19 @@ def check_tally(outcomes: Counter[str], emulator: Emulator, *, count: int) -> No
     assert emulator.counters.logins > count // 10  # replays after (real and lying) expiries
 
 
-@pytest.mark.timeout(120)
-async def test_500_fault_sequences_never_duplicate_or_lie(clock: StepClock) -> None:
-    count = 500
+@pytest.fixture
+def emulator(clock: StepClock) -> Emulator:
     emulator = Emulator(clock=clock)
     emulator.configure(rate_limit=None)
-    transport = FaultyOrders(emulator)
+    return emulator
+
+
+@pytest.mark.timeout(120)
+async def test_500_fault_sequences_never_duplicate_or_lie(
+    clock: StepClock, emulator: Emulator, network: httpx.AsyncBaseTransport, backend: str
+) -> None:
+    count = 500
+    transport = FaultyOrders(emulator, network, socket_faults=backend == "aiohttp")
     outcomes: Counter[str] = Counter()
     async with AsyncNeoClient(
         credentials_of(emulator),
