@@ -46,8 +46,12 @@ __all__ = [
 
 Overflow = Literal["conflate", "drop_oldest", "error"]
 OVERFLOW_POLICIES: Final[tuple[Overflow, ...]] = ("conflate", "drop_oldest", "error")
-#: Items a market feed buffers before its overflow policy applies.
-DEFAULT_CAPACITY: Final = 10_000
+#: Items a market feed buffers before its overflow policy applies. 5,000: more than the
+#: 3,000 (instrument, mode) pairs one connection may hold, so conflation still keeps one
+#: latest item per pair, while a consumer that falls behind holds about 6 MiB of ticks
+#: (``benchmarks/feeds_e2e.py --parts slow``: +6.0 MiB over 60 s at 5,000, +12.2 MiB at
+#: 10,000, against a 10 MiB target).
+DEFAULT_CAPACITY: Final = 5_000
 
 T = TypeVar("T")
 
