@@ -1472,8 +1472,13 @@ class AsyncNeoClient:
         Without a live session nothing is sent. A "session expired" answer counts as logged
         out. The next call after a logout logs in again. A login in flight is waited for
         (a TOTP-step wait included) and the session it produced is ended: logout wins.
+        The client's open feeds are closed first (their readers get ``FeedClosedError``):
+        a feed that outlived the logout would take the server's close as an expiry and
+        log in again, undoing the logout.
         """
         http, _ = self._bind()
+        for feed in list(self._feeds):
+            await feed.close()
         gate = self._session
         machine = gate.machine
         while machine.ticket is not None:

@@ -54,6 +54,7 @@ from ._feeds_shared import (
     OPEN_TIMEOUT,
     PING_INTERVAL,
     PING_TIMEOUT,
+    WIRE_LOGGER,
     check_feed_url,
     close_of,
     feed_url_for,
@@ -73,7 +74,8 @@ _INF = float("inf")
 
 async def feed_endpoints(client: AsyncNeoClient, session: Session) -> FeedEndpoints:
     """What the config service says for the session's data centre, asked once per client
-    and data centre; any failure is "not given" (logged at DEBUG, never raised)."""
+    and data centre; any failure is "not given" (logged at DEBUG, never raised) and is
+    asked again at the next connect: only a usable answer is kept."""
     cache = client._feed_endpoints
     key = session.data_center
     found = cache.get(key)
@@ -89,9 +91,11 @@ async def feed_endpoints(client: AsyncNeoClient, session: Session) -> FeedEndpoi
             )
             if response.status_code == 200:
                 endpoints = parse_feed_config(response.json(), key)
+                cache[key] = endpoints
         except Exception as exc:  # best effort, as the SDK: fall through to validate's URLs
             logger.debug("the feed config service did not answer usably: %s", type(exc).__name__)
-    cache[key] = endpoints
+    else:
+        cache[key] = endpoints
     return endpoints
 
 
@@ -165,8 +169,8 @@ class FeedBase(Generic[T]):
 
     @property
     def connected(self) -> bool:
-        """Whether a connection is live (authenticated) right now."""
-        return self._core.phase.value == "live"
+        """Whether a connection is live (authenticated) right now (never after close)."""
+        return not self._closed and self._core.phase.value == "live"
 
     # -- consumer -----------------------------------------------------------------------
     def __aiter__(self) -> AsyncIterator[T | FeedEvent]:
@@ -242,6 +246,7 @@ class FeedBase(Generic[T]):
                 max_size=MAX_FRAME,
                 compression=None,
                 user_agent_header=f"aioneo/{__version__}",
+                logger=WIRE_LOGGER,
             )
         except InvalidStatus as exc:
             return core.closed(

@@ -21,6 +21,7 @@ Choices made here, with their trade-offs:
 
 from __future__ import annotations
 
+import logging
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -42,6 +43,7 @@ __all__ = [
     "OPEN_TIMEOUT",
     "PING_INTERVAL",
     "PING_TIMEOUT",
+    "WIRE_LOGGER",
     "check_config_url",
     "check_feed_url",
     "close_of",
@@ -114,3 +116,12 @@ def close_of(exc: ConnectionClosed) -> tuple[int, str]:
     if rcvd is None:
         return 1006, ""
     return rcvd.code, rcvd.reason
+
+
+#: The logger the ``websockets`` connections of both feeds write to. Its DEBUG lines would
+#: show every frame, and the auth frames carry the session's sid and token, so it is held
+#: at INFO whatever the application's root level: ``logging.basicConfig(level=DEBUG)`` must
+#: never print a secret. Lower it by hand only when debugging the wire on a session you are
+#: about to throw away.
+WIRE_LOGGER = logging.getLogger("aioneo.feeds.wire")
+WIRE_LOGGER.setLevel(logging.INFO)

@@ -55,6 +55,7 @@ from ._feeds_shared import (
     OPEN_TIMEOUT,
     PING_INTERVAL,
     PING_TIMEOUT,
+    WIRE_LOGGER,
     check_feed_url,
     close_of,
     feed_url_for,
@@ -79,7 +80,8 @@ _CONNECT_OPTIONS: dict[str, Any] = (
 
 def feed_endpoints(client: NeoClient, session: Session) -> FeedEndpoints:
     """What the config service says for the session's data centre, asked once per client
-    and data centre; any failure is "not given" (logged at DEBUG, never raised)."""
+    and data centre; any failure is "not given" (logged at DEBUG, never raised) and is
+    asked again at the next connect: only a usable answer is kept."""
     key = session.data_center
     with client._session.data:
         found = client._feed_endpoints.get(key)
@@ -95,10 +97,13 @@ def feed_endpoints(client: NeoClient, session: Session) -> FeedEndpoints:
             )
             if response.status_code == 200:
                 endpoints = parse_feed_config(response.json(), key)
+                with client._session.data:
+                    client._feed_endpoints[key] = endpoints
         except Exception as exc:  # best effort, as the SDK: fall through to validate's URLs
             logger.debug("the feed config service did not answer usably: %s", type(exc).__name__)
-    with client._session.data:
-        client._feed_endpoints[key] = endpoints
+    else:
+        with client._session.data:
+            client._feed_endpoints[key] = endpoints
     return endpoints
 
 
@@ -128,13 +133,25 @@ class SyncFeedBase(Generic[T]):
                 raise FeedClosedError(f"the {self._kind} is closed", endpoint=self._kind)
             if self._thread is not None:
                 return
-            self._thread = threading.Thread(
-                target=self._run, name=f"aioneo-{self._kind.replace(' ', '-')}"
-            )
         self._client._bind(self._kind.replace(" ", "_"))
         with self._client._session.data:
             self._client._feeds.add(self)
-        self._thread.start()
+        # The thread is made and started under the lock: a close() from another thread
+        # either comes first (and this start refuses) or finds a started thread to join.
+        with self._lock:
+            if self.closed:  # a close() from another thread came first
+                with self._client._session.data:
+                    self._client._feeds.discard(self)
+                raise FeedClosedError(f"the {self._kind} is closed", endpoint=self._kind)
+            if self._started():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name=f"aioneo-{self._kind.replace(' ', '-')}"
+            )
+            self._thread.start()
+
+    def _started(self) -> bool:
+        return self._thread is not None
 
     def __enter__(self) -> Self:
         self._start()
@@ -184,8 +201,8 @@ class SyncFeedBase(Generic[T]):
 
     @property
     def connected(self) -> bool:
-        """Whether a connection is live (authenticated) right now."""
-        return self._core.phase.value == "live"
+        """Whether a connection is live (authenticated) right now (never after close)."""
+        return not self._closed and self._core.phase.value == "live"
 
     # -- consumer -----------------------------------------------------------------------
     def __iter__(self) -> Iterator[T | FeedEvent]:
@@ -269,6 +286,7 @@ class SyncFeedBase(Generic[T]):
                 max_size=MAX_FRAME,
                 compression=None,
                 user_agent_header=f"aioneo/{__version__}",
+                logger=WIRE_LOGGER,
                 **_CONNECT_OPTIONS,
             )
         except InvalidStatus as exc:

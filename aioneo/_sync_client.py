@@ -1684,8 +1684,15 @@ class NeoClient:
         Without a live session nothing is sent. A "session expired" answer counts as logged
         out. The next call after a logout logs in again. A login in flight is waited for
         (a TOTP-step wait included) and the session it produced is ended: logout wins.
+        The client's open feeds are closed first (their readers get ``FeedClosedError``):
+        a feed that outlived the logout would take the server's close as an expiry and
+        log in again, undoing the logout.
         """
         http = self._bind("logout")
+        with self._session.data:
+            feeds = list(self._feeds)
+        for feed in feeds:
+            feed.close()
         gate = self._session
         machine = gate.machine
         while True:

@@ -266,6 +266,15 @@ def _same(a: _State, b: _State) -> bool:
     return all(x is None or y is None or x == y for x, y in zip(a[1:], b[1:], strict=True))
 
 
+def _older(state: _State, last: _State) -> bool:
+    """Whether ``state`` must be older than ``last`` for the same order: a final status is
+    never followed by a live one, and a filled quantity never goes down."""
+    was, now = last[0], state[0]
+    if was is not None and was.is_terminal and not (now is not None and now.is_terminal):
+        return True
+    return state[1] is not None and last[1] is not None and state[1] < last[1]
+
+
 class OrderLedger:
     """The order states delivered so far, per order id (see the module docstring).
 
@@ -292,20 +301,15 @@ class OrderLedger:
     def accept(self, update: OrderUpdate) -> bool:
         """``True``: deliver ``update`` (now recorded); ``False``: it repeats the state last
         delivered for that order (the server's re-push after a reconnect), or it is stale:
-        a state that is not final arriving after a final one was delivered (the book,
-        read after a reconnect, was newer than pushes still in the socket; an order that
-        is complete, rejected or cancelled does not change again): drop it."""
+        a state that is not final arriving after a final one was delivered, or one with
+        less filled than already delivered (the book, read after a reconnect, was newer
+        than pushes still in the socket; an order that is complete, rejected or cancelled
+        does not change again, and a fill is never undone): drop it."""
         state = _state(update)
         if self._delivered(update.order_id, state):
             return False
         last = self._last.get(update.order_id)
-        status = state[0]
-        if (
-            last is not None
-            and last[0] is not None
-            and last[0].is_terminal
-            and not (status is not None and status.is_terminal)
-        ):
+        if last is not None and _older(state, last):
             return False
         self._last[update.order_id] = state
         return True
@@ -324,6 +328,8 @@ class OrderLedger:
             if last is not None:
                 status = last[0]
                 if _same(state, last) or (status is not None and status.is_terminal):
+                    continue
+                if _older(state, last):  # a book that lags the feed
                     continue
             self._last[order.order_id] = state
             out.append(OrderUpdate.from_order(order, reconciled=True))
