@@ -29,8 +29,10 @@ import contextlib
 import copy
 import inspect
 import logging
+import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
@@ -122,6 +124,7 @@ class SyncFeedBase(Generic[T]):
         self._ready = threading.Condition(self._lock)
         self._stop = threading.Event()
         self._ws: ClientConnection | None = None
+        self._connecting: socket.socket | None = None  # the TCP socket of an open in progress
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
         self._closed = False
@@ -184,9 +187,13 @@ class SyncFeedBase(Generic[T]):
             self._ready.notify_all()
             ws = self._ws
             thread = self._thread
+            opening = self._connecting
         self._stop.set()
         if ws is not None:
             self._close_socket(ws)
+        if opening is not None:  # the handshake waits: end it now
+            with contextlib.suppress(OSError):
+                opening.shutdown(socket.SHUT_RDWR)
         return thread
 
     @property
@@ -275,10 +282,31 @@ class SyncFeedBase(Generic[T]):
 
     def _connection(self, url: str, session: Session) -> Closed | None:
         """One connection from open to end; what the core says to do next (``None``:
-        the feed was closed meanwhile)."""
+        the feed was closed meanwhile).
+
+        The TCP socket is opened here and handed to ``connect(sock=...)``, so that a
+        ``close()`` from another thread can shut it down while the handshake waits (a
+        gateway that accepts and never upgrades would otherwise hold ``close()`` for the
+        whole open timeout). The cost: ``websockets``' own proxy lookup is skipped, so the
+        sync feeds connect directly (the async twin honours proxy settings).
+        """
+        parts = urllib.parse.urlsplit(url)
+        default_port = 443 if parts.scheme == "wss" else 80
+        try:
+            sock = socket.create_connection(
+                (parts.hostname or "", parts.port or default_port), timeout=OPEN_TIMEOUT
+            )
+        except (OSError, TimeoutError) as exc:
+            return self._closed_now(reason=f"could not connect: {type(exc).__name__}: {exc}")
+        with self._lock:
+            if self._closed:
+                sock.close()
+                return None
+            self._connecting = sock
         try:
             ws = connect(
                 url,
+                sock=sock,
                 open_timeout=OPEN_TIMEOUT,
                 ping_interval=PING_INTERVAL,
                 ping_timeout=PING_TIMEOUT,
@@ -290,11 +318,18 @@ class SyncFeedBase(Generic[T]):
                 **_CONNECT_OPTIONS,
             )
         except InvalidStatus as exc:
+            sock.close()
             return self._closed_now(handshake_status=exc.response.status_code)
         except (OSError, TimeoutError, InvalidHandshake) as exc:
+            sock.close()
+            if self.closed:  # shut down by close() from another thread
+                return None
             return self._closed_now(reason=f"could not connect: {type(exc).__name__}: {exc}")
+        finally:
+            with self._lock:
+                self._connecting = None
         with self._lock:
-            if self._closed:
+            if self.closed:
                 closing = True
             else:
                 closing = False

@@ -1,7 +1,8 @@
 """Review of issue 12's feeds: each test here is a defect an adversarial review found.
 
 The ones fixed since pass (the sid in DEBUG logs, stale partial fills, logout undone by an
-open feed, a config-service failure cached for good, sync close() racing the start); the
+open feed, a config-service failure cached for good, sync close() racing the start and
+waiting out a handshake); the
 rest stay ``xfail(strict=True)`` with their reason until fixed.
 """
 
@@ -145,19 +146,13 @@ def _close_seconds(feed: Any) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SyncFeedBase.close() only closes self._ws, which is None while the reader "
-    "is inside websockets.sync connect(): close() joins the thread for the whole "
-    "OPEN_TIMEOUT (10 s) against a gateway that accepts TCP but never upgrades",
-)
 def test_sync_close_is_prompt_while_the_reader_connects(
     sync_neo: NeoClient, mute_server: str
 ) -> None:
     feed = sync_neo.market_feed(url=mute_server)
     feed.__enter__()
     time.sleep(0.3)  # the reader is in connect(), waiting for the HTTP 101
-    assert _close_seconds(feed) < 2.0  # measured: 9.7 s (the async twin: 0.002 s)
+    assert _close_seconds(feed) < 2.0  # was 9.7 s, the open timeout (the async twin: 0.002 s)
 
 
 @pytest.mark.xfail(
