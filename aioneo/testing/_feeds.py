@@ -864,7 +864,7 @@ def build_packet(snap: FeedSnapshot, seg: str, tok: str, mode: str, *, seq: int 
             snap.ltq,
             p(snap.close),
             _pct(change, snap.close),
-            p(change) if change >= 0 else -p(-change),
+            p(change),  # exact for negatives too: every divider is a multiple of 100
             snap.lot_size,
             precision,
             1,
@@ -893,7 +893,7 @@ def build_packet(snap: FeedSnapshot, seg: str, tok: str, mode: str, *, seq: int 
         _pct(change, snap.close),
         snap.open_interest,
         snap.volume * snap.avg_price * divider / 100,  # rupees x divider
-        p(change) if change >= 0 else -p(-change),
+        p(change),  # exact for negatives too: every divider is a multiple of 100
         p(snap.upper_circuit),
         p(snap.lower_circuit),
         p(snap.year_high),
@@ -1074,9 +1074,7 @@ class FeedControls:
     def push_market_status(self, segment: str, status_code: int) -> int:
         """Send a 105 market-status packet with ``status_code`` (1-12) for ``segment`` to
         every connection that subscribed to exchange status; returns how many."""
-        if segment not in wire.EXCHANGE_IDS:
-            allowed = ", ".join(wire.EXCHANGE_IDS)
-            raise ValueError(f"segment={segment!r} is not allowed: pass one of {allowed}")
+        _check_segment(segment)
         if isinstance(status_code, bool) or not isinstance(status_code, int):
             raise ValueError(f"status_code={status_code!r} is not allowed: pass 1 to 12")
         if not 1 <= status_code <= 12:
@@ -1087,9 +1085,7 @@ class FeedControls:
     def push_open_close(self, segment: str, *, is_open: bool) -> int:
         """Send a header-only market open (6511) or close (6521) packet for ``segment``
         to every connection that subscribed to exchange status; returns how many."""
-        if segment not in wire.EXCHANGE_IDS:
-            allowed = ", ".join(wire.EXCHANGE_IDS)
-            raise ValueError(f"segment={segment!r} is not allowed: pass one of {allowed}")
+        _check_segment(segment)
         code = wire.MSG_MARKET_OPEN if is_open else wire.MSG_MARKET_CLOSE
         return self._broadcast_status(segment, wire.StatusPacket(wire.EXCHANGE_IDS[segment], code))
 
@@ -1107,9 +1103,7 @@ class FeedControls:
     ) -> int:
         """Send a closing-auction (104) packet, ``ref_price`` in paise, to every connection
         subscribed to ``segment|token`` in a scrips or depth mode; returns how many."""
-        if segment not in wire.EXCHANGE_IDS:
-            allowed = ", ".join(wire.EXCHANGE_IDS)
-            raise ValueError(f"segment={segment!r} is not allowed: pass one of {allowed}")
+        _check_segment(segment)
         if not str(token).isdigit():
             raise ValueError(f"token={token!r} is not allowed: pass a numeric instrument token")
         hub = self._hub
@@ -1172,6 +1166,12 @@ class FeedControls:
             job = hub._burst(targets, template, offset, step, packets, per_frame)
             asyncio.run_coroutine_threadsafe(job, loop)
         return len(targets)
+
+
+def _check_segment(segment: str) -> None:
+    if segment not in wire.EXCHANGE_IDS:
+        allowed = ", ".join(wire.EXCHANGE_IDS)
+        raise ValueError(f"segment={segment!r} is not allowed: pass one of {allowed}")
 
 
 async def _call(fn: Callable[[], None]) -> None:

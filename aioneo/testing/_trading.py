@@ -686,7 +686,7 @@ class TradingBook:
         at once, at that price. ``ValueError`` for an unknown instrument or a price that is
         not an int, not a multiple of the tick or outside the circuit limits.
         """
-        self._print(seg, token, price_paise, now, qty=0)
+        self._trade_print(seg, token, price_paise, now, qty=0)
 
     def push_tick(
         self, seg: str, token: str, price_paise: int, now: float, *, qty: int | None = None
@@ -705,7 +705,7 @@ class TradingBook:
                 "(what a feed packet's quantity fields carry, with room for the day's volume), "
                 "or None for a lot"
             )
-        self._print(seg, token, price_paise, now, qty=qty)
+        self._trade_print(seg, token, price_paise, now, qty=qty)
 
     def resolve(self, instrument: str, now: float) -> tuple[str, str]:
         """``"seg|token"``, ``"seg|trading symbol"`` or a trading symbol -> ``(seg, token)``.
@@ -872,7 +872,9 @@ class TradingBook:
             del self._resting[key]
         return True
 
-    def _print(self, seg: str, token: str, price: int, now: float, *, qty: int | None) -> None:
+    def _trade_print(
+        self, seg: str, token: str, price: int, now: float, *, qty: int | None
+    ) -> None:
         now = _finite(now)
         with self._lock:
             try:
